@@ -1,0 +1,84 @@
+package dev.cairn.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.function.Predicate;
+import picocli.CommandLine;
+
+/** Shared plumbing of the client commands: credentials, the API client, output, waiting. */
+abstract class ClientCommand {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    /** The global options; declared once on {@link Main} and inherited, so they bind to its fields. */
+    Main.Global global() {
+        return ((Main) spec.root().userObject()).global;
+    }
+    private ApiClient client;
+
+    Path credentialsFile() {
+        if (global().credentials != null) return global().credentials;
+        String env = System.getenv("CAIRN_CREDENTIALS");
+        return env != null && !env.isBlank() ? Path.of(env) : Path.of("data", "credentials.json");
+    }
+
+    ApiClient api() throws IOException {
+        if (client == null) client = new ApiClient(Credentials.read(credentialsFile(), Main.JSON), Main.JSON);
+        return client;
+    }
+
+    Output out() {
+        return new Output(global().output, Main.JSON, System.out);
+    }
+
+    static ObjectNode params() {
+        return Main.JSON.createObjectNode();
+    }
+
+    static ArrayNode array(List<String> values) {
+        ArrayNode a = Main.JSON.createArrayNode();
+        values.forEach(a::add);
+        return a;
+    }
+
+    /** DescribeDisks of exactly these ids. */
+    JsonNode disks(List<String> ids) throws IOException, ApiClient.ApiException {
+        ObjectNode p = params().put("Limit", 100);
+        p.set("DiskIds", array(ids));
+        return api().call("DescribeDisks", p).path("DiskSet");
+    }
+
+    /** DescribeInstances of exactly these ids. */
+    JsonNode instances(List<String> ids) throws IOException, ApiClient.ApiException {
+        ObjectNode p = params().put("Limit", 100);
+        p.set("InstanceIds", array(ids));
+        return api().call("DescribeInstances", p).path("InstanceSet");
+    }
+
+    /**
+     * Polls {@code describe} until every row satisfies {@code done}, printing a dot per poll to stderr.
+     * Fails after {@code timeout}.
+     */
+    static JsonNode waitFor(String what, Duration timeout, Describe describe, Predicate<JsonNode> done)
+            throws IOException, ApiClient.ApiException, InterruptedException {
+        Instant deadline = Instant.now().plus(timeout);
+        while (true) {
+            JsonNode rows = describe.rows();
+            boolean all = rows.size() > 0;
+            for (JsonNode r : rows) all &= done.test(r);
+            if (all) return rows;
+            if (Instant.now().isAfter(deadline)) throw new IOException("timed out after " + timeout.toSeconds() + " s waiting for " + what);
+            Thread.sleep(200); // a CLI poll interval, not a test wait
+        }
+    }
+
+    @FunctionalInterface
+    interface Describe {
+        JsonNode rows() throws IOException, ApiClient.ApiException;
+    }
+}

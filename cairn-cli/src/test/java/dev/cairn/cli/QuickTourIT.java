@@ -1,0 +1,70 @@
+package dev.cairn.cli;
+
+import static dev.cairn.cli.Tools.cairn;
+import static dev.cairn.cli.Tools.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's quick tour, command for command, against a real {@code cairn serve}. */
+class QuickTourIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir Path tmp;
+
+    @Test
+    void quickTourWorksAsWritten() throws Exception {
+        try (CairnProcess server = CairnProcess.start(tmp.resolve("data"))) {
+            Path creds = server.credentials();
+            JsonNode c = JSON.readTree(creds.toFile());
+            assertThat(c.path("accountId").asText()).isEqualTo("100000000001");
+            assertThat(c.path("secretId").asText()).startsWith("AKID");
+            assertThat(c.path("region").asText()).isEqualTo("ap-guangzhou");
+            assertThat(c.path("endpoint").asText()).isEqualTo(server.api);
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(creds))).isEqualTo("rw-------");
+
+            assertThat(cairn(creds, "zones").ok().out()).contains("ap-guangzhou-1");
+            String instance = cairn(creds, "instance", "create", "--name", "web-1", "--wait").ok().out().trim();
+            assertThat(instance).matches("ins-[a-z0-9]{8}");
+            String disk = cairn(creds, "disk", "create", "--size", "10", "--name", "data", "--instance", instance, "--wait")
+                    .ok().out().trim();
+            assertThat(disk).matches("disk-[a-z0-9]{8}");
+            String table = cairn(creds, "disk", "list").ok().out();
+            assertThat(table).contains(disk, "ATTACHED", instance, "DATA_DISK", "SYSTEM_DISK");
+
+            String uri = server.nbdUri(disk);
+            assertThat(run("nbdinfo", "--size", uri).ok().out().trim()).isEqualTo(String.valueOf(10L << 30));
+            run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "flush", uri).ok();
+            run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", uri).ok();
+
+            cairn(creds, "disk", "resize", disk, "--size", "20", "--wait").ok();
+            assertThat(run("nbdinfo", "--size", uri).ok().out().trim()).isEqualTo(String.valueOf(20L << 30));
+            run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", uri).ok();
+
+            cairn(creds, "disk", "detach", disk, "--wait").ok();
+            assertThat(run("nbdinfo", "--size", uri).exit()).isNotZero();
+
+            JsonNode listed = JSON.readTree(cairn(creds, "--output", "json", "disk", "list", disk).ok().out());
+            assertThat(listed.path("DiskSet").get(0).path("DiskState").asText()).isEqualTo("UNATTACHED");
+            assertThat(listed.path("DiskSet").get(0).path("DiskSize").asInt()).isEqualTo(20);
+
+            String alice = cairn(creds, "account", "create", "alice").ok().out();
+            Path aliceCreds = tmp.resolve("alice.json");
+            Files.writeString(aliceCreds, alice);
+            assertThat(JSON.readTree(alice).path("accountId").asText()).isNotEqualTo("100000000001");
+            String aliceList = cairn(aliceCreds, "disk", "list").ok().out();
+            assertThat(aliceList).doesNotContain(disk);
+            Tools.Result denied = cairn(aliceCreds, "disk", "delete", disk);
+            assertThat(denied.exit()).isNotZero();
+            assertThat(denied.err()).contains("InvalidDiskId.NotFound");
+
+            assertThat(server.stop()).isZero();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package dev.cairn.control;
+
+/**
+ * Why a domain operation refused: the closed set of failures that callers may show to users. The API
+ * turns each into a Tencent error code in one place; anything else thrown by the control plane is an
+ * internal failure. Messages name the field or resource and are safe to show.
+ */
+public abstract sealed class ControlException extends RuntimeException {
+
+    ControlException(String message) {
+        super(message, null, false, false); // a refusal, not a bug: no stack trace needed
+    }
+
+    public enum ResourceKind { DISK, INSTANCE, IMAGE }
+
+    /** The id is well-formed but names nothing the caller owns (or nothing at all). */
+    public static final class NotFound extends ControlException {
+        private final ResourceKind kind;
+        private final String id;
+
+        public NotFound(ResourceKind kind, String id) {
+            super(switch (kind) {
+                case DISK -> "disk";
+                case INSTANCE -> "instance";
+                case IMAGE -> "image";
+            } + " `" + id + "` does not exist");
+            this.kind = kind;
+            this.id = id;
+        }
+
+        public ResourceKind kind() { return kind; }
+        public String id() { return id; }
+    }
+
+    /** A parameter value the domain rejects; {@code field} is the request field's name. */
+    public static final class InvalidValue extends ControlException {
+        public enum Reason { VALUE, ZONE, TOO_MANY, RANGE, DISK_CONFIG, INSTANCE_TYPE, NAME_TOO_LONG, CONFLICT, DUPLICATE, UNSUPPORTED }
+
+        private final String field;
+        private final Reason reason;
+
+        public InvalidValue(String field, Reason reason, String message) {
+            super(message);
+            this.field = field;
+            this.reason = reason;
+        }
+
+        public String field() { return field; }
+        public Reason reason() { return reason; }
+    }
+
+    /** An account or instance quota would be exceeded. */
+    public static final class QuotaExceeded extends ControlException {
+        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT }
+
+        private final Quota quota;
+
+        public QuotaExceeded(Quota quota, String message) {
+            super(message);
+            this.quota = quota;
+        }
+
+        public Quota quota() { return quota; }
+    }
+
+    /** The disk's current state or kind does not allow the operation. */
+    public static final class DiskConflict extends ControlException {
+        public enum Problem { ATTACHED, NOT_ATTACHED, BUSY, SYSTEM_DISK, NOT_PORTABLE, ZONE_MISMATCH, WRONG_INSTANCE }
+
+        private final String diskId;
+        private final Problem problem;
+
+        public DiskConflict(String diskId, Problem problem, String message) {
+            super(message);
+            this.diskId = diskId;
+            this.problem = problem;
+        }
+
+        public String diskId() { return diskId; }
+        public Problem problem() { return problem; }
+    }
+
+    /**
+     * The instance's state does not allow the operation. {@code asAttachTarget} says the instance was
+     * the target of a disk attach (Tencent answers that differently from a state change).
+     */
+    public static final class InstanceConflict extends ControlException {
+        private final String instanceId;
+        private final InstanceState state;
+        private final boolean asAttachTarget;
+
+        public InstanceConflict(String instanceId, InstanceState state, boolean asAttachTarget, String message) {
+            super(message);
+            this.instanceId = instanceId;
+            this.state = state;
+            this.asAttachTarget = asAttachTarget;
+        }
+
+        public String instanceId() { return instanceId; }
+        public InstanceState state() { return state; }
+        public boolean asAttachTarget() { return asAttachTarget; }
+    }
+
+    /** The caller may not do this (e.g. a non-admin creating accounts). */
+    public static final class Unauthorized extends ControlException {
+        public Unauthorized(String message) {
+            super(message);
+        }
+    }
+
+    /** A DryRun request passed every check; nothing was changed. */
+    public static final class DryRunPassed extends ControlException {
+        public DryRunPassed(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+package dev.cairn.control;
+
+public enum DiskUsage { SYSTEM_DISK, DATA_DISK }

@@ -1,0 +1,54 @@
+package dev.cairn.control;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * Quotas and per-request caps, Tencent's documented values by default (see the reference §6).
+ *
+ * <p>Data disk sizes stop at 16000 GiB (not Tencent's 32000): a disk is one sparse file and ext4 caps a
+ * file at 16 TiB.
+ */
+public record Limits(
+        Map<DiskType, SizeRule> dataDiskSizes,
+        SizeRule systemDiskSize,
+        int disksPerCreate,
+        int dataDisksPerInstance,
+        int instancesPerRun,
+        int instancesPerAccount,
+        int disksPerAttach,
+        int disksPerTerminate,
+        int instancesPerAction,
+        int idsPerDescribe) {
+
+    /** Allowed sizes in GiB: {@code min <= size <= max} and {@code size % step == 0}. */
+    public record SizeRule(long min, long max, long step) {
+        public boolean allows(long gib) {
+            return gib >= min && gib <= max && gib % step == 0;
+        }
+
+        @Override
+        public String toString() {
+            return min + ".." + max + " GiB" + (step > 1 ? " in steps of " + step : "");
+        }
+    }
+
+    public Limits {
+        dataDiskSizes = Map.copyOf(dataDiskSizes);
+    }
+
+    public static Limits defaults() {
+        Map<DiskType, SizeRule> sizes = new EnumMap<>(DiskType.class);
+        sizes.put(DiskType.CLOUD_BASIC, new SizeRule(10, 16000, 10));
+        sizes.put(DiskType.CLOUD_PREMIUM, new SizeRule(10, 16000, 10));
+        sizes.put(DiskType.CLOUD_BSSD, new SizeRule(20, 16000, 1));
+        sizes.put(DiskType.CLOUD_SSD, new SizeRule(20, 16000, 1));
+        sizes.put(DiskType.CLOUD_HSSD, new SizeRule(20, 16000, 1));
+        sizes.put(DiskType.CLOUD_TSSD, new SizeRule(20, 16000, 1));
+        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100);
+    }
+
+    public SizeRule dataDiskSize(DiskType type) {
+        return dataDiskSizes.get(type);
+    }
+}
