@@ -43,6 +43,15 @@ class QuickTourIT {
             run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "flush", uri).ok();
             run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", uri).ok();
 
+            var http = java.net.http.HttpClient.newHttpClient();
+            var health = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.api + "/healthz")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(health.statusCode()).isEqualTo(200);
+            String metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.api + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(metrics).contains("cairn_nbd_requests_total{", "cairn_nbd_written_bytes_total", "cairn_nbd_request_duration_seconds_bucket",
+                    "cairn_nbd_connections", "cairn_api_requests_total{", "action=\"CreateDisks\"", "jvm_memory_used_bytes");
+
             cairn(creds, "disk", "resize", disk, "--size", "20", "--wait").ok();
             assertThat(run("nbdinfo", "--size", uri).ok().out().trim()).isEqualTo(String.valueOf(20L << 30));
             run("qemu-io", "-f", "raw", "-c", "read -P 0xab 0 1M", uri).ok();

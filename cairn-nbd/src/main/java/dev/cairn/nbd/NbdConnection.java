@@ -9,10 +9,8 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One NBD client, over any pair of byte channels (a socket in production; pipes or byte arrays in tests
@@ -28,13 +26,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Threads.</b> {@link #run} on one thread (the server gives each connection a virtual thread): it
  * is the only reader. Requests run on virtual threads started by {@link Transmission}. {@link #beginShutdown},
- * {@link #awaitIdle}, {@link #abort} and {@link #awaitClosed} may be called from any thread (the server,
- * its timer); they only touch volatile fields, the channels (closing them is thread-safe and wakes a
- * blocked reader) and latches.
+ * {@link #awaitIdle}, {@link #abort} and {@link #tick} may be called from any thread (the server, its
+ * timer); they only touch volatile fields, the channels (closing them is thread-safe and wakes a
+ * blocked reader) and the in-flight semaphore.
  */
 public final class NbdConnection {
     private static final Logger log = LoggerFactory.getLogger(NbdConnection.class);
-    private static final AtomicLong STANDALONE_IDS = new AtomicLong();
     /** On DISC or end of stream, how long in-flight requests may take to finish before the socket is closed anyway. */
     private static final long FINISH_IN_FLIGHT_NANOS = TimeUnit.SECONDS.toNanos(30);
     private static final int INPUT_BUFFER = 64 * 1024;
@@ -50,7 +47,6 @@ public final class NbdConnection {
     private final ExportRegistry exports;
     private final NbdMetrics metrics;
     private final ConnectionConfig config;
-    private final CountDownLatch closed = new CountDownLatch(1);
     private final AtomicBoolean channelsClosed = new AtomicBoolean();
 
     private volatile State state = State.GREETING;
@@ -63,7 +59,7 @@ public final class NbdConnection {
 
     /** A connection with default settings, for running a session over arbitrary channels (tests, fuzzing). */
     public NbdConnection(ReadableByteChannel in, WritableByteChannel out, ExportRegistry exports, NbdMetrics metrics) {
-        this("nbd#s" + STANDALONE_IDS.incrementAndGet(), in, out, exports, metrics, ConnectionConfig.defaults());
+        this("nbd-standalone", in, out, exports, metrics, ConnectionConfig.defaults());
     }
 
     NbdConnection(String name, ReadableByteChannel in, WritableByteChannel out, ExportRegistry exports, NbdMetrics metrics,
@@ -124,7 +120,6 @@ public final class NbdConnection {
             if (export != null) releaseExport(export);
             state = State.CLOSED;
             metrics.connectionClosed();
-            closed.countDown();
         }
     }
 
@@ -196,20 +191,20 @@ public final class NbdConnection {
         closeChannels();
     }
 
+    /**
+     * The server's watchdog: lets a stalled reader hand over (see Transmission). Returns whether the
+     * connection served requests since the last tick (the watchdog then ticks faster).
+     */
+    boolean tick(long now) {
+        Transmission tx = transmission;
+        return tx != null && tx.rescueIfStalled(now);
+    }
+
     /** Closes the connection if it has not reached transmission yet (the server's handshake timer). */
     void handshakeDeadline(String reason) {
         if (state.compareTo(State.TRANSMISSION) < 0) {
             log.info("{}: {}", this, reason);
             abort(reason);
-        }
-    }
-
-    boolean awaitClosed(long deadlineNanos) {
-        try {
-            return closed.await(Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return closed.getCount() == 0;
         }
     }
 

@@ -47,13 +47,16 @@ public final class NbdMetrics {
     public NbdMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("cairn_nbd_requests_total")
                 .help("NBD requests by command and result (ok or the NBD error sent)")
-                .labelNames("command", "result").register(registry);
-        readBytes = Counter.builder().name("cairn_nbd_read_bytes_total").help("Bytes sent for successful NBD reads").register(registry);
-        writtenBytes = Counter.builder().name("cairn_nbd_written_bytes_total").help("Bytes received in successful NBD writes").register(registry);
+                .labelNames("command", "result").withoutExemplars().register(registry);
+        readBytes = Counter.builder().name("cairn_nbd_read_bytes_total").help("Bytes sent for successful NBD reads")
+                .withoutExemplars().register(registry);
+        writtenBytes = Counter.builder().name("cairn_nbd_written_bytes_total").help("Bytes received in successful NBD writes")
+                .withoutExemplars().register(registry);
         duration = Histogram.builder().name("cairn_nbd_request_duration_seconds")
                 .help("NBD request latency, header read to reply written")
                 .labelNames("command")
                 .classicOnly()
+                .withoutExemplars() // exemplar sampling schedules a timer task per observation: too costly per request
                 .classicUpperBounds(25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
                         100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10)
                 .register(registry);

@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * only when the affected connections have ended (bounded wait), so a caller may then release volumes.
  *
  * <p><b>Threads.</b> No platform thread per connection: the accept loop, each connection's reader, and
- * each request run on virtual threads; one virtual-thread timer enforces handshake deadlines. All public
+ * each request run on virtual threads; one virtual-thread timer enforces handshake deadlines and runs
+ * the watchdog that keeps a slow request from holding up a connection's reading. All public
  * methods are thread-safe. {@link #start} once; {@link #close} is idempotent.
  */
 public final class NbdServer implements AutoCloseable {
@@ -60,15 +61,21 @@ public final class NbdServer implements AutoCloseable {
         public Settings withDisabledOptions(Set<Integer> o) { return new Settings(handshakeTimeout, shutdownGrace, maxConnections, o); }
     }
 
+    /** Watchdog periods; with Transmission.RESCUE_AFTER_NANOS they bound how long a slow request can hold up reading. */
+    private static final long WATCH_BUSY_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long WATCH_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
+
     private final InetSocketAddress listen;
     private final ExportRegistry exports;
     private final NbdMetrics metrics;
     private final Settings settings;
     private final ConnectionConfig config;
-    private final Set<NbdConnection> live = ConcurrentHashMap.newKeySet();
+    /** Open connections and the thread serving each; an entry leaves when that thread is done. */
+    private final ConcurrentHashMap<NbdConnection, Thread> live = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final ScheduledThreadPoolExecutor timer;
     private volatile ServerSocketChannel server;
+    private volatile InetSocketAddress bound;
     private volatile Thread acceptor;
     private volatile boolean closing;
 
@@ -82,7 +89,7 @@ public final class NbdServer implements AutoCloseable {
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.settings = Objects.requireNonNull(settings, "settings");
         this.config = new ConnectionConfig(new BufferPool(), Thread.ofVirtual().name("nbd-request").factory(),
-                settings.disabledOptions(), ConnectionConfig.DEFAULT_MAX_IN_FLIGHT, ConnectionConfig.DEFAULT_MAX_BYTES_IN_FLIGHT);
+                settings.disabledOptions(), ConnectionConfig.DEFAULT_MAX_IN_FLIGHT, ConnectionConfig.DEFAULT_MAX_BYTES_IN_FLIGHT, true);
         this.timer = new ScheduledThreadPoolExecutor(1, Thread.ofVirtual().name("nbd-timer").factory());
         this.timer.setRemoveOnCancelPolicy(true);
     }
@@ -98,20 +105,18 @@ public final class NbdServer implements AutoCloseable {
             ch.close();
             throw new IOException("cannot listen for NBD on " + listen + ": " + e.getMessage(), e);
         }
+        bound = (InetSocketAddress) ch.getLocalAddress();
         server = ch;
         acceptor = Thread.ofVirtual().name("nbd-accept").start(this::acceptLoop);
+        timer.schedule(this::watch, WATCH_IDLE_NANOS, TimeUnit.NANOSECONDS);
         log.info("NBD server listening on {}", address());
     }
 
-    /** The bound address (with the real port when started with port 0). */
+    /** The bound address (with the real port when started with port 0); still answers after {@link #close}. */
     public InetSocketAddress address() {
-        ServerSocketChannel ch = server;
-        if (ch == null) throw new IllegalStateException("not started");
-        try {
-            return (InetSocketAddress) ch.getLocalAddress();
-        } catch (IOException e) {
-            throw new IllegalStateException("NBD listener is closed", e);
-        }
+        InetSocketAddress a = bound;
+        if (a == null) throw new IllegalStateException("not started");
+        return a;
     }
 
     /** Connections currently open (any state). */
@@ -127,7 +132,7 @@ public final class NbdServer implements AutoCloseable {
      */
     public int disconnect(String exportName) {
         List<NbdConnection> victims = new ArrayList<>();
-        for (NbdConnection c : live) {
+        for (NbdConnection c : live.keySet()) {
             if (exportName.equals(c.exportName())) victims.add(c);
         }
         if (!victims.isEmpty()) {
@@ -165,11 +170,11 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         // The acceptor has stopped, so no connection can be added after this snapshot (accept re-checks closing).
-        List<NbdConnection> all = new ArrayList<>(live);
+        List<NbdConnection> all = new ArrayList<>(live.keySet());
         if (!all.isEmpty()) log.info("closing {} NBD connection(s)", all.size());
         wind(all, "server shutting down");
         timer.shutdownNow();
-        log.info("NBD server on {} stopped", listen);
+        log.info("NBD server on {} stopped", bound == null ? listen : bound);
     }
 
     /** Shutdown for a set of connections: refuse new work, let running work drain, close, wait for the end. */
@@ -181,7 +186,31 @@ public final class NbdServer implements AutoCloseable {
         for (NbdConnection c : connections) c.abort(reason);
         long ended = System.nanoTime() + graceNanos;
         for (NbdConnection c : connections) {
-            if (!c.awaitClosed(ended)) log.warn("{}: still closing after {} (a volume call has not returned)", c, settings.shutdownGrace());
+            Thread t = live.get(c);
+            boolean done = t == null || join(t, ended);
+            if (!done) log.warn("{}: still closing after {} (a volume call has not returned)", c, settings.shutdownGrace());
+        }
+    }
+
+    /**
+     * The watchdog tick: a connection whose reader is stuck in a slow inline request hands reading over.
+     * Ticks every millisecond while any connection is busy, every 25 ms otherwise (an idle server then
+     * costs next to nothing, and a stall starting after a quiet spell is caught within one slow tick).
+     */
+    private void watch() {
+        boolean busy = false;
+        try {
+            long now = System.nanoTime();
+            for (NbdConnection c : live.keySet()) busy |= c.tick(now);
+        } catch (RuntimeException e) {
+            log.error("NBD watchdog tick failed", e); // keep ticking: a dead watchdog would leave stalls unrescued
+        }
+        if (!closing) {
+            try {
+                timer.schedule(this::watch, busy ? WATCH_BUSY_NANOS : WATCH_IDLE_NANOS, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                log.debug("NBD watchdog stopped: the server is closing");
+            }
         }
     }
 
@@ -232,9 +261,7 @@ public final class NbdServer implements AutoCloseable {
         ScheduledFuture<?> deadline = timer.schedule(
                 () -> conn.handshakeDeadline("handshake not finished within " + settings.handshakeTimeout() + ", closing"),
                 settings.handshakeTimeout().toNanos(), TimeUnit.NANOSECONDS);
-        live.add(conn);
-        if (closing) conn.abort("server shutting down"); // close() may have snapshotted `live` just before the add
-        Thread.ofVirtual().name("nbd#" + id).start(() -> {
+        Thread thread = Thread.ofVirtual().name("nbd#" + id).unstarted(() -> {
             try {
                 conn.run();
             } finally {
@@ -242,6 +269,19 @@ public final class NbdServer implements AutoCloseable {
                 live.remove(conn);
             }
         });
+        live.put(conn, thread);
+        if (closing) conn.abort("server shutting down"); // close() may have snapshotted `live` just before the put
+        thread.start();
+    }
+
+    /** Waits for a connection's thread until the deadline; true when it has ended. */
+    private static boolean join(Thread t, long deadlineNanos) {
+        try {
+            return t.join(Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return !t.isAlive();
+        }
     }
 
     private static String peer(SocketChannel socket) {

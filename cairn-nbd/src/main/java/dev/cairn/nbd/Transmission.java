@@ -11,6 +11,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The transmission phase of one connection: read a request, {@linkplain #validate validate} it, then
@@ -18,11 +20,14 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>What it keeps true.</b>
  * <ul>
- *   <li>Exactly one thread reads from the client: the connection's reader, in {@link #run}. A request
- *       that fails validation is answered by the reader itself (a refused WRITE's payload is read and
- *       dropped first, so the stream stays in step); a valid one runs on its own virtual thread, so
- *       requests execute concurrently and replies go out in completion order with the cookie echoed.</li>
- *   <li>Replies are written through {@link WireOutput}, one message at a time, so they never interleave.</li>
+ *   <li>One reader at a time: the thread holding the reader role (see {@link #serve}). It parses and
+ *       validates the next request; a refused one it answers itself (a refused WRITE's payload is read
+ *       and dropped first, so the stream stays in step). A valid one it runs itself — after passing the
+ *       role on, unless the request is small and alone ({@link #runsInline}) — so requests run
+ *       concurrently on as many virtual threads as are in flight and replies go out in completion
+ *       order, the cookie echoed verbatim.</li>
+ *   <li>Replies are submitted to {@link WireOutput}, which writes whole messages only, so they never
+ *       interleave; a request stays in flight (holding its slot and buffers) until its reply is written.</li>
  *   <li>Nothing is allocated from the request's length before validation: READ/WRITE are capped at
  *       {@link Nbd#MAX_PAYLOAD}; TRIM, WRITE_ZEROES, CACHE and BLOCK_STATUS never allocate by length.</li>
  *   <li>At most {@code maxInFlight} requests and {@code maxBytesInFlight} payload bytes are in flight
@@ -34,8 +39,11 @@ import java.util.concurrent.TimeUnit;
  *       ends the connection through {@link NbdConnection#replyFailed}.</li>
  * </ul>
  *
- * <p><b>Threads.</b> {@link #run} on the reader thread; {@code execute} on one virtual thread per
- * request; {@link #awaitIdle} from the reader (at the end) or the server (at shutdown).
+ * <p><b>Threads.</b> {@link #run} on the connection's thread, which is the first reader; more virtual
+ * threads join {@link #serve} on demand (at most one per in-flight slot) and end when reading ends.
+ * {@link #rescueIfStalled} runs on the server's watchdog; {@link #awaitIdle} and {@link #awaitNoRequests}
+ * on the connection thread (at the end) or the server (at shutdown). No request thread is ever
+ * interrupted: an interrupt during a FileChannel call would close the volume's channel for everyone.
  */
 final class Transmission {
     private static final Logger log = LoggerFactory.getLogger(Transmission.class);
@@ -45,6 +53,12 @@ final class Transmission {
 
     private static final int KNOWN_FLAGS = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_DF
             | Nbd.CMD_FLAG_REQ_ONE | Nbd.CMD_FLAG_FAST_ZERO;
+    /**
+     * READs shorter than this are sent as one data chunk without asking for the allocation map: the two
+     * lseek(SEEK_DATA/SEEK_HOLE) calls cost more than the few zero bytes a hole chunk would save
+     * (measured: 4 KiB random reads at queue depth 32 lose ~20% with the map).
+     */
+    private static final int MIN_MAPPED_READ = 16 * 1024;
     /** A zero run shorter than this inside a READ is sent as data: a separate hole chunk is not worth it. */
     private static final int MIN_HOLE_CHUNK = 4096;
     /** More pieces than this in one READ and it is sent as a single data chunk. */
@@ -52,7 +66,12 @@ final class Transmission {
     /** Reply headers and error messages are built in one small pooled buffer. */
     private static final int SCRATCH = 4096;
     private static final int MAX_MESSAGE = 1024;
-    static final boolean NOEXT = Boolean.getBoolean("noext");
+    /** Largest READ/WRITE the reader may run itself (see {@link #runsInline}): tens of µs from the page cache. */
+    private static final int INLINE_MAX_LENGTH = 128 * 1024;
+    /** An inline request running longer than this loses the reader role to another thread. */
+    static final long RESCUE_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** After a rescue, requests run on their own threads for this long. */
+    private static final long INLINE_BAN_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final NbdConnection conn;
     private final WireInput in;
@@ -70,8 +89,27 @@ final class Transmission {
     /** Payload bytes in flight, in KiB. */
     private final Semaphore memory;
 
-    /** Set by {@link #validate} for the reader only: the NBD error of the request it just refused. */
+    // The reader role (see serve). Only its holder touches `in` and `refusal`; the role passes through
+    // `summon` (release/acquire), thread start, or the CAS on `inlineRequest`, each a happens-before edge.
+    /** Idle request threads wait here; each permit makes one of them the reader. */
+    private final Semaphore summon = new Semaphore(0);
+    private final AtomicInteger idle = new AtomicInteger();
+    /** Request threads started so far, the connection's own thread included. */
+    private final AtomicInteger threads = new AtomicInteger(1);
+    /** The request the reader is running inline, while it runs; the watchdog may take it (see rescueIfStalled). */
+    private final AtomicReference<Request> inlineRequest = new AtomicReference<>();
+    /** No inline runs before this nanoTime (set when one had to be rescued). */
+    private volatile long inlineBannedUntil = System.nanoTime();
+    /** Why reading stopped; null while requests are still read. */
+    private volatile End end;
+    /** The I/O failure that stopped reading, if any (written before {@link #end}). */
+    private volatile IOException endFailure;
+    /** Set by {@link #validate}: the NBD error of the request it just refused. */
     private int refusal;
+    /** Requests read so far (written by the reader only; read by the watchdog). */
+    private volatile long requestsRead;
+    /** The watchdog's own copy of {@link #requestsRead} at its previous tick. */
+    private long requestsSeenByWatchdog;
 
     Transmission(NbdConnection conn, WireInput in, WireOutput out, Negotiated session, ConnectionConfig config, NbdMetrics metrics) {
         this.conn = conn;
@@ -89,48 +127,243 @@ final class Transmission {
         this.memory = new Semaphore(kib(config.maxBytesInFlight()));
     }
 
-    /** A request as read off the wire; {@code payload} is the WRITE data (a pooled buffer), else null. */
-    private record Request(int type, int flags, long cookie, long offset, long length, ByteBuffer payload, int memory, long started) {
+    /**
+     * One request from header to reply written. The reader fills the header fields; whoever executes it
+     * attaches the buffers its reply uses; {@link #written} (run once by {@link WireOutput}) releases
+     * them, its memory and its in-flight slot, and counts it.
+     */
+    private final class Request implements WireOutput.Written {
+        final int type, flags;
+        final long cookie, offset, length, started;
+        int memoryKib;       // reserved in `memory`
+        ByteBuffer payload;  // WRITE data
+        ByteBuffer data;     // READ data
+        ByteBuffer header;   // reply headers / small payloads
+        int error;
+        boolean abandoned;   // the client left before sending all of it: not counted
+        private boolean completed;
+
+        Request(int type, int flags, long cookie, long offset, long length, long started) {
+            this.type = type;
+            this.flags = flags;
+            this.cookie = cookie;
+            this.offset = offset;
+            this.length = length;
+            this.started = started;
+        }
+
         String describe() {
             return Nbd.cmdName(type) + " offset=" + offset + " length=" + length
                     + (flags == 0 ? "" : " flags=" + Nbd.cmdFlagsName(flags));
         }
+
+        /**
+         * Reply on the wire (or never going to be): release everything this request held. Runs once;
+         * the guard only stops a second call on the same thread (a failure path after a submit).
+         */
+        @Override
+        public void written(boolean ok) {
+            if (completed) return;
+            completed = true;
+            pool.release(payload);
+            pool.release(data);
+            pool.release(header);
+            payload = data = header = null;
+            memory(-memoryKib);
+            boolean success = ok && error == 0;
+            if (!abandoned) {
+                metrics.request(type, error, System.nanoTime() - started,
+                        success && type == Nbd.CMD_READ ? length : 0, success && type == Nbd.CMD_WRITE ? length : 0);
+            }
+            slots.release();
+            if (!ok) conn.replyFailed(new IOException("reply to " + describe() + " could not be written"));
+        }
     }
 
-    // ---- the reader ---------------------------------------------------------------------------------------
+    /** Reserves (positive) or returns (negative) payload memory, in KiB; reserving waits for room. */
+    private void memory(int kib) {
+        if (kib < 0) memory.release(-kib); else if (kib > 0) memory.acquireUninterruptibly(kib);
+    }
 
-    /** Reads requests until DISC, end of stream, or a stream that cannot be followed any more. */
+    // ---- the reader role ------------------------------------------------------------------------------------
+
+    /**
+     * Serves requests until DISC, end of stream, or a stream that cannot be followed any more; returns
+     * why. The calling (connection) thread is the first reader; see {@link #serve}. A client that
+     * vanished mid-request surfaces as the IOException that ended the reading.
+     */
     End run() throws IOException {
+        serve(true);
+        IOException failure = endFailure;
+        if (failure != null) throw failure;
+        return end;
+    }
+
+    /**
+     * The loop every request thread runs. Exactly one thread at a time holds the reader role: it reads
+     * one request and then either
+     * <ul>
+     *   <li>runs it itself and goes on reading ({@link #runsInline}: a small READ/WRITE while nothing
+     *       else is in flight and nothing more has arrived — the queue-depth-1 case, which then costs no
+     *       thread hand-off at all), or</li>
+     *   <li>hands the role on ({@link #handOff}: wakes an idle thread, or starts one, up to one per
+     *       in-flight slot) and runs the request, then waits idle to be called again.</li>
+     * </ul>
+     * An inline request that takes longer than {@link #RESCUE_AFTER_NANOS} has the role taken from it by
+     * the server's watchdog ({@link #rescueIfStalled}), so a slow volume call never stops the reading for
+     * long. Requests thus run concurrently and reply in completion order.
+     */
+    private void serve(boolean reader) {
         for (;;) {
-            if (!in.ensure(28)) return End.EOF;
-            int magic = in.i32();
-            int flags = in.u16();
-            int type = in.u16();
-            long cookie = in.i64();
-            long offset = in.i64();
-            long length = Integer.toUnsignedLong(in.i32());
-            if (magic != Nbd.REQUEST_MAGIC) {
-                log.info("{}: bad request magic 0x{}, disconnecting", conn, Integer.toHexString(magic));
-                return End.PROTOCOL_ERROR;
+            if (!reader) {
+                idle.incrementAndGet();
+                summon.acquireUninterruptibly();
+                idle.decrementAndGet();
             }
-            if (type == Nbd.CMD_DISC) return End.DISC;
-            long started = System.nanoTime();
-            String problem = conn.shuttingDown() ? refuse(Nbd.ESHUTDOWN, "server is shutting down") : validate(type, flags, offset, length);
-            if (problem != null) {
-                if (type == Nbd.CMD_WRITE) {
-                    if (length > Nbd.MAX_WRITE_DRAIN) {
-                        log.info("{}: refused NBD_CMD_WRITE of {} bytes is too large to skip, disconnecting", conn, length);
-                        return End.PROTOCOL_ERROR;
-                    }
-                    in.skip(length);
+            reader = true;
+            if (end != null) return;
+            Request r;
+            try {
+                r = readRequest();
+            } catch (IOException e) {
+                finish(End.EOF, e);
+                return;
+            } catch (RuntimeException | Error e) {
+                log.error("{}: reading a request failed unexpectedly", conn, e);
+                finish(End.PROTOCOL_ERROR, new IOException(e));
+                return;
+            }
+            if (r == null) {
+                if (end != null) return; // readRequest ended the reading (and woke everyone)
+                continue;                // refused and answered: read the next one
+            }
+            if (runsInline(r)) {
+                inlineRequest.set(r);
+                execute(r);
+                reader = inlineRequest.compareAndSet(r, null); // false: the watchdog passed the role on meanwhile
+            } else {
+                handOff();
+                execute(r);
+                reader = false;
+            }
+        }
+    }
+
+    /**
+     * Whether the reader runs this request itself instead of passing the reader role on: only when it
+     * is the only one in flight, no further request is already buffered, it is a small READ or a small
+     * WRITE without FUA, a watchdog can rescue a stall, and no inline request was rescued lately.
+     */
+    private boolean runsInline(Request r) {
+        return config.inlineSmallRequests()
+                && (r.type == Nbd.CMD_READ || (r.type == Nbd.CMD_WRITE && (r.flags & Nbd.CMD_FLAG_FUA) == 0))
+                && r.length <= INLINE_MAX_LENGTH
+                && in.buffered() == 0
+                && slots.availablePermits() == config.maxInFlight() - 1
+                && r.started - inlineBannedUntil > 0;
+    }
+
+    /** Passes the reader role to an idle request thread, or a new one while below the in-flight limit. */
+    private void handOff() {
+        if (idle.get() == 0 && threads.get() < config.maxInFlight()) {
+            threads.incrementAndGet();
+            try {
+                config.workers().newThread(() -> serve(true)).start();
+                return;
+            } catch (RuntimeException | OutOfMemoryError e) {
+                threads.decrementAndGet();
+                log.warn("{}: cannot start a request thread ({}); the next idle one reads instead", conn, e.toString());
+            }
+        }
+        summon.release(); // an idle thread, or the next one to become idle, takes the role
+    }
+
+    /**
+     * Called by the server's watchdog (every millisecond while busy): if the reader has been running a
+     * request inline for too long, give the reader role to another thread, and run requests on their
+     * own threads for a while (this volume is slow at the moment). Returns whether requests were read
+     * since the previous call or one is running inline.
+     */
+    boolean rescueIfStalled(long now) {
+        Request r = inlineRequest.get();
+        if (r != null && now - r.started > RESCUE_AFTER_NANOS && inlineRequest.compareAndSet(r, null)) {
+            inlineBannedUntil = now + INLINE_BAN_NANOS;
+            log.debug("{}: {} has run for over {} µs; another thread takes over reading", conn, r.describe(), RESCUE_AFTER_NANOS / 1000);
+            handOff();
+        }
+        long read = requestsRead;
+        boolean active = read != requestsSeenByWatchdog || r != null;
+        requestsSeenByWatchdog = read;
+        return active;
+    }
+
+    /** Reading is over: record why and wake every idle thread so each can leave. */
+    private void finish(End why, IOException failure) {
+        endFailure = failure;
+        end = why;
+        summon.release(threads.get() + 1);
+    }
+
+    /**
+     * Reads one request. Returns it when it is to be executed; returns null when it was refused (and
+     * answered) here, or when reading ended ({@link #end} set: DISC, end of stream, bad magic).
+     */
+    private Request readRequest() throws IOException {
+        if (!in.ensure(28)) {
+            finish(End.EOF, null);
+            return null;
+        }
+        int magic = in.i32();
+        int flags = in.u16();
+        int type = in.u16();
+        long cookie = in.i64();
+        long offset = in.i64();
+        long length = Integer.toUnsignedLong(in.i32());
+        if (magic != Nbd.REQUEST_MAGIC) {
+            log.info("{}: bad request magic 0x{}, disconnecting", conn, Integer.toHexString(magic));
+            finish(End.PROTOCOL_ERROR, null);
+            return null;
+        }
+        if (type == Nbd.CMD_DISC) {
+            finish(End.DISC, null);
+            return null;
+        }
+        long started = System.nanoTime();
+        requestsRead++; // only the reader writes it
+        String problem = conn.shuttingDown() ? refuse(Nbd.ESHUTDOWN, "server is shutting down") : validate(type, flags, offset, length);
+        if (problem != null) {
+            if (type == Nbd.CMD_WRITE) {
+                if (length > Nbd.MAX_WRITE_DRAIN) {
+                    log.info("{}: refused NBD_CMD_WRITE of {} bytes is too large to skip, disconnecting", conn, length);
+                    finish(End.PROTOCOL_ERROR, null);
+                    return null;
                 }
-                log.debug("{}: {} offset={} length={} flags={} refused with {}: {}", conn, Nbd.cmdName(type), offset, length,
-                        Nbd.cmdFlagsName(flags), Nbd.errName(refusal), problem);
-                replyStatus(cookie, refusal, problem);
-                metrics.request(type, refusal, System.nanoTime() - started, 0, 0);
-                continue;
+                in.skip(length);
             }
-            dispatch(type, flags, cookie, offset, length, started);
+            log.debug("{}: {} offset={} length={} flags={} refused with {}: {}", conn, Nbd.cmdName(type), offset, length,
+                    Nbd.cmdFlagsName(flags), Nbd.errName(refusal), problem);
+            slots.acquireUninterruptibly(); // even a refusal's reply is in flight until written
+            replyStatus(new Request(type, flags, cookie, offset, length, started), refusal, problem);
+            return null;
+        }
+        Request r = new Request(type, flags, cookie, offset, length, started);
+        slots.acquireUninterruptibly();
+        boolean ready = false;
+        try {
+            r.memoryKib = type == Nbd.CMD_READ || type == Nbd.CMD_WRITE ? kib(length) : 0;
+            memory(r.memoryKib);
+            if (type == Nbd.CMD_WRITE) {
+                r.payload = pool.acquire((int) length);
+                in.readFully(r.payload);
+                r.payload.flip();
+            }
+            ready = true;
+            return r;
+        } finally {
+            if (!ready) { // the payload never arrived: release what was reserved
+                r.abandoned = true;
+                r.written(true);
+            }
         }
     }
 
@@ -188,31 +421,6 @@ final class Transmission {
         return message;
     }
 
-    /** Reserves room for the request, reads a WRITE's payload, and starts it on its own virtual thread. */
-    private void dispatch(int type, int flags, long cookie, long offset, long length, long started) throws IOException {
-        int kib = type == Nbd.CMD_READ || type == Nbd.CMD_WRITE ? kib(length) : 0;
-        slots.acquireUninterruptibly();
-        memory.acquireUninterruptibly(kib);
-        ByteBuffer payload = null;
-        boolean started_ = false;
-        try {
-            if (type == Nbd.CMD_WRITE) {
-                payload = pool.acquire((int) length);
-                in.readFully(payload);
-                payload.flip();
-            }
-            Request request = new Request(type, flags, cookie, offset, length, payload, kib, started);
-            config.workers().newThread(() -> execute(request)).start();
-            started_ = true;
-        } finally {
-            if (!started_) {
-                pool.release(payload);
-                memory.release(kib);
-                slots.release();
-            }
-        }
-    }
-
     /**
      * Waits until no request is in flight or the deadline passes. Returns whether it is idle. The reader
      * stops dispatching before this is called at the end, so "idle" then stays idle.
@@ -236,44 +444,41 @@ final class Transmission {
         slots.release(all);
     }
 
-    // ---- execution (one virtual thread per request) -------------------------------------------------------
+    // ---- execution (the thread that read the request) ---------------------------------------------------------
 
+    /** Runs a request and submits its reply. Never throws; the request is always completed exactly once. */
     private void execute(Request r) {
         try {
-            int error = switch (r.type) {
+            switch (r.type) {
                 case Nbd.CMD_READ -> read(r);
                 case Nbd.CMD_BLOCK_STATUS -> blockStatus(r);
                 default -> simpleCommand(r);
-            };
-            long read = r.type == Nbd.CMD_READ && error == 0 ? r.length : 0;
-            long written = r.type == Nbd.CMD_WRITE && error == 0 ? r.length : 0;
-            metrics.request(r.type, error, System.nanoTime() - r.started, read, written);
-        } catch (IOException e) {
-            conn.replyFailed(e);
-        } catch (Throwable t) {
+            }
+        } catch (Throwable t) { // a bug, or out of memory: this connection cannot go on
             log.error("{}: {} failed unexpectedly, closing the connection", conn, r.describe(), t);
-            conn.replyFailed(new IOException(t));
-        } finally {
-            pool.release(r.payload);
-            memory.release(r.memory);
-            slots.release();
+            r.error = Nbd.EIO;
+            r.written(false);
         }
     }
 
     /** WRITE, FLUSH, TRIM, WRITE_ZEROES, CACHE: one volume call, then a status reply. */
-    private int simpleCommand(Request r) throws IOException {
+    private void simpleCommand(Request r) {
         boolean fua = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
         int error = 0;
         try {
             switch (r.type) {
                 case Nbd.CMD_WRITE -> { if (r.length > 0) volume.write(r.offset, r.payload, fua); }
                 case Nbd.CMD_FLUSH -> volume.flush();
-                case Nbd.CMD_TRIM -> { if (r.length > 0) volume.trim(r.offset, r.length, fua); }
+                case Nbd.CMD_TRIM -> {
+                    knownData = null; // not needed for correctness (see KnownData), but keeps read replies sparse
+                    if (r.length > 0) volume.trim(r.offset, r.length, fua);
+                }
                 case Nbd.CMD_WRITE_ZEROES -> {
                     boolean mayPunch = (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0;
                     if ((r.flags & Nbd.CMD_FLAG_FAST_ZERO) != 0 && !volume.fastZero(mayPunch)) {
                         error = Nbd.ENOTSUP; // "not cheaper than writing": fail fast, change nothing
                     } else if (r.length > 0) {
+                        knownData = null;
                         volume.writeZeroes(r.offset, r.length, mayPunch, fua);
                     }
                 }
@@ -283,57 +488,47 @@ final class Transmission {
         } catch (Exception e) {
             error = NbdErrors.toWire(e, conn + ": " + r.describe());
         }
-        replyStatus(r.cookie, error, error == 0 ? null : Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
-        return error;
+        replyStatus(r, error, error == 0 ? null : Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
     }
 
     /**
      * READ. Simple replies: the whole range is read, then header and data go out together. Structured
-     * replies: the range is mapped with {@link Volume#extents} (unless DF), data pieces are read into one
-     * buffer, and every chunk — OFFSET_DATA for data, OFFSET_HOLE for zero runs, DONE on the last —
-     * goes out in a single gathering write.
+     * replies: the range is mapped with {@link Volume#extents} (unless DF or short), data pieces are
+     * read into one buffer, and every chunk — OFFSET_DATA for data, OFFSET_HOLE for zero runs, DONE on
+     * the last — goes out as one message.
      */
-    private int read(Request r) throws IOException {
+    private void read(Request r) {
         int length = (int) r.length;
         if (length == 0) {
-            if (structured) sendChunk(r.cookie, Nbd.REPLY_TYPE_NONE); else replyStatus(r.cookie, 0, null);
-            return 0;
+            if (structured) sendNoneChunk(r); else replyStatus(r, 0, null);
+            return;
         }
-        ByteBuffer data = pool.acquire(length);
-        try {
-            if (!structured) {
-                try {
-                    volume.read(r.offset, data);
-                } catch (Exception e) {
-                    int error = NbdErrors.toWire(e, conn + ": " + r.describe());
-                    replyStatus(r.cookie, error, null);
-                    return error;
-                }
-                ByteBuffer header = pool.acquire(16);
-                try {
-                    header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie).flip();
-                    out.send(header, data.flip());
-                } finally {
-                    pool.release(header);
-                }
-                return 0;
-            }
-            Pieces pieces;
+        r.data = pool.acquire(length);
+        if (!structured) {
             try {
-                pieces = (r.flags & Nbd.CMD_FLAG_DF) != 0 || NOEXT ? Pieces.allData(length) : mapRead(r.offset, length);
-                for (int i = 0; i < pieces.count; i++) {
-                    if (!pieces.zero[i]) volume.read(r.offset + pieces.start[i], data.slice(pieces.start[i], pieces.length[i]));
-                }
+                volume.read(r.offset, r.data);
             } catch (Exception e) {
-                int error = NbdErrors.toWire(e, conn + ": " + r.describe());
-                replyStatus(r.cookie, error, Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
-                return error;
+                replyStatus(r, NbdErrors.toWire(e, conn + ": " + r.describe()), null);
+                return;
             }
-            sendReadChunks(r, pieces, data);
-            return 0;
-        } finally {
-            pool.release(data);
+            r.header = pool.acquire(16);
+            r.header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie).flip();
+            out.submit(new ByteBuffer[] {r.header, r.data.flip()}, r);
+            return;
         }
+        Pieces pieces;
+        try {
+            boolean oneChunk = (r.flags & Nbd.CMD_FLAG_DF) != 0 || length < MIN_MAPPED_READ;
+            pieces = oneChunk ? Pieces.allData(length) : mapRead(r.offset, length);
+            for (int i = 0; i < pieces.count; i++) {
+                if (!pieces.zero[i]) volume.read(r.offset + pieces.start[i], r.data.slice(pieces.start[i], pieces.length[i]));
+            }
+        } catch (Exception e) {
+            int error = NbdErrors.toWire(e, conn + ": " + r.describe());
+            replyStatus(r, error, Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
+            return;
+        }
+        sendReadChunks(r, pieces);
     }
 
     /** Pieces of a READ, relative to its offset, each data or zero. */
@@ -366,7 +561,18 @@ final class Transmission {
         }
     }
 
+    /**
+     * A range the allocation map recently called data. Reads inside it skip {@link Volume#extents}.
+     * Only data is remembered, never holes: if a hole appears there later (a trim), sending its zeros as
+     * data is still correct, whereas a stale hole would hide written data.
+     */
+    private record KnownData(long start, long end) {}
+
+    private volatile KnownData knownData;
+
     private Pieces mapRead(long offset, int length) throws IOException {
+        KnownData known = knownData;
+        if (known != null && offset >= known.start && offset + length <= known.end) return Pieces.allData(length);
         Pieces p = new Pieces();
         int pos = 0;
         mapping:
@@ -378,6 +584,7 @@ final class Transmission {
                 if (e.offset() > abs || e.end() <= abs) break mapping; // not contiguous: read the rest as data
                 int end = (int) (Math.min(e.end(), offset + length) - offset);
                 p.add(pos, end - pos, e.zero() && end - pos >= MIN_HOLE_CHUNK);
+                if (!e.hole() && !e.zero() && e.end() > offset + length) knownData = new KnownData(e.offset(), e.end());
                 pos = end;
                 if (pos >= length) break mapping;
             }
@@ -386,32 +593,29 @@ final class Transmission {
         return p.count > MAX_READ_CHUNKS ? Pieces.allData(length) : p;
     }
 
-    private void sendReadChunks(Request r, Pieces p, ByteBuffer data) throws IOException {
-        ByteBuffer headers = pool.acquire(p.count * 32);
-        try {
-            int parts = 0;
-            for (int i = 0; i < p.count; i++) parts += p.zero[i] ? 1 : 2;
-            ByteBuffer[] wire = new ByteBuffer[parts];
-            int w = 0;
-            for (int i = 0; i < p.count; i++) {
-                int flags = i == p.count - 1 ? Nbd.REPLY_FLAG_DONE : 0;
-                int at = headers.position();
-                long offset = r.offset + p.start[i];
-                if (p.zero[i]) {
-                    headers.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) Nbd.REPLY_TYPE_OFFSET_HOLE)
-                            .putLong(r.cookie).putInt(12).putLong(offset).putInt(p.length[i]);
-                    wire[w++] = headers.slice(at, 32);
-                } else {
-                    headers.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) Nbd.REPLY_TYPE_OFFSET_DATA)
-                            .putLong(r.cookie).putInt(8 + p.length[i]).putLong(offset);
-                    wire[w++] = headers.slice(at, 28);
-                    wire[w++] = data.slice(p.start[i], p.length[i]);
-                }
+    private void sendReadChunks(Request r, Pieces p) {
+        r.header = pool.acquire(p.count * 32);
+        ByteBuffer headers = r.header;
+        int parts = 0;
+        for (int i = 0; i < p.count; i++) parts += p.zero[i] ? 1 : 2;
+        ByteBuffer[] wire = new ByteBuffer[parts];
+        int w = 0;
+        for (int i = 0; i < p.count; i++) {
+            int flags = i == p.count - 1 ? Nbd.REPLY_FLAG_DONE : 0;
+            int at = headers.position();
+            long offset = r.offset + p.start[i];
+            if (p.zero[i]) {
+                headers.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) Nbd.REPLY_TYPE_OFFSET_HOLE)
+                        .putLong(r.cookie).putInt(12).putLong(offset).putInt(p.length[i]);
+                wire[w++] = headers.slice(at, 32);
+            } else {
+                headers.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) Nbd.REPLY_TYPE_OFFSET_DATA)
+                        .putLong(r.cookie).putInt(8 + p.length[i]).putLong(offset);
+                wire[w++] = headers.slice(at, 28);
+                wire[w++] = r.data.slice(p.start[i], p.length[i]);
             }
-            out.send(wire);
-        } finally {
-            pool.release(headers);
         }
+        out.submit(wire, r);
     }
 
     /**
@@ -419,7 +623,7 @@ final class Transmission {
      * ZERO for known-zero data, 0 for data; adjacent equal extents merged; clipped to the request (so
      * each length fits the u32 field); one extent with REQ_ONE; at most {@link Nbd#MAX_EXTENTS}.
      */
-    private int blockStatus(Request r) throws IOException {
+    private void blockStatus(Request r) {
         long end = r.offset + r.length;
         boolean one = (r.flags & Nbd.CMD_FLAG_REQ_ONE) != 0;
         long[] lengths = new long[one ? 1 : 16];
@@ -452,8 +656,8 @@ final class Transmission {
             }
         } catch (Exception e) {
             int error = NbdErrors.toWire(e, conn + ": " + r.describe());
-            replyStatus(r.cookie, error, Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
-            return error;
+            replyStatus(r, error, Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
+            return;
         }
         if (n == 0) { // the volume told us nothing: "allocated, content unknown" is always a safe answer
             lengths[0] = r.length;
@@ -461,16 +665,11 @@ final class Transmission {
             n = 1;
         }
         int payload = 4 + 8 * n;
-        ByteBuffer chunk = pool.acquire(20 + payload);
-        try {
-            chunk.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) Nbd.REPLY_TYPE_BLOCK_STATUS)
-                    .putLong(r.cookie).putInt(payload).putInt(Nbd.CONTEXT_ID_BASE_ALLOCATION);
-            for (int i = 0; i < n; i++) chunk.putInt((int) lengths[i]).putInt(states[i]);
-            out.send(chunk.flip());
-        } finally {
-            pool.release(chunk);
-        }
-        return 0;
+        r.header = pool.acquire(20 + payload);
+        r.header.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) Nbd.REPLY_TYPE_BLOCK_STATUS)
+                .putLong(r.cookie).putInt(payload).putInt(Nbd.CONTEXT_ID_BASE_ALLOCATION);
+        for (int i = 0; i < n; i++) r.header.putInt((int) lengths[i]).putInt(states[i]);
+        out.submit(new ByteBuffer[] {r.header.flip()}, r);
     }
 
     // ---- replies ----------------------------------------------------------------------------------------
@@ -480,31 +679,27 @@ final class Transmission {
      * never get here with success). An error is a structured ERROR chunk carrying {@code message} when
      * structured replies are on (a READ must get one), else a simple reply.
      */
-    private void replyStatus(long cookie, int error, String message) throws IOException {
-        ByteBuffer b = pool.acquire(SCRATCH);
-        try {
-            if (error == 0 || !structured) {
-                b.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
-            } else {
-                byte[] text = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
-                int len = Math.min(text.length, MAX_MESSAGE);
-                b.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) Nbd.REPLY_TYPE_ERROR)
-                        .putLong(cookie).putInt(6 + len).putInt(error).putShort((short) len).put(text, 0, len);
-            }
-            out.send(b.flip());
-        } finally {
-            pool.release(b);
+    private void replyStatus(Request r, int error, String message) {
+        r.error = error;
+        pool.release(r.data); // a failed READ sends no data
+        r.data = null;
+        ByteBuffer b = r.header = pool.acquire(SCRATCH);
+        if (error == 0 || !structured) {
+            b.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(error).putLong(r.cookie);
+        } else {
+            byte[] text = message == null ? new byte[0] : message.getBytes(StandardCharsets.UTF_8);
+            int len = Math.min(text.length, MAX_MESSAGE);
+            b.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) Nbd.REPLY_TYPE_ERROR)
+                    .putLong(r.cookie).putInt(6 + len).putInt(error).putShort((short) len).put(text, 0, len);
         }
+        out.submit(new ByteBuffer[] {b.flip()}, r);
     }
 
-    private void sendChunk(long cookie, int type) throws IOException {
-        ByteBuffer b = pool.acquire(20);
-        try {
-            b.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) type).putLong(cookie).putInt(0);
-            out.send(b.flip());
-        } finally {
-            pool.release(b);
-        }
+    private void sendNoneChunk(Request r) {
+        r.header = pool.acquire(20);
+        r.header.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) Nbd.REPLY_FLAG_DONE).putShort((short) Nbd.REPLY_TYPE_NONE)
+                .putLong(r.cookie).putInt(0).flip();
+        out.submit(new ByteBuffer[] {r.header}, r);
     }
 
     private static int kib(long bytes) {

@@ -4,21 +4,46 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Serialised writes to the client: each {@link #send} puts its buffers on the wire back to back, so
- * replies from concurrently running requests never interleave inside one message. Uses one gathering
- * write (header + payload, no copy) when the channel supports it.
+ * Serialised writes to the client. Messages never interleave: each one's buffers go on the wire back to
+ * back. Two ways in:
+ * <ul>
+ *   <li>{@link #send} (handshake): writes at once, on the calling thread.</li>
+ *   <li>{@link #submit} (transmission replies): queues the message; whichever thread finds the writer
+ *       free becomes the writer and puts <em>every</em> queued message on the wire with one gathering
+ *       write, then tells each message's {@link Written} callback. Request threads therefore never wait
+ *       for each other to write (no lock convoy), and under load many replies share one system call.</li>
+ * </ul>
  *
- * <p><b>Threads.</b> Thread-safe; any request thread may call {@link #send}. A lock, not
- * {@code synchronized}, so a virtual thread waiting for its turn unmounts. After one write fails every
- * later one fails at once: the reply stream is no longer in step and the connection is ending.
+ * <p><b>What it keeps true.</b> Every submitted message's callback runs exactly once, after its bytes
+ * were written ({@code true}) or once they never will be ({@code false}: the connection failed). The
+ * callback is where buffers and in-flight slots are released, so a client that stops reading stalls
+ * its own connection only. No message waits in the queue while no thread is writing: a submitter that
+ * cannot take the writer role has enqueued before the current writer's final check of the queue.
+ *
+ * <p><b>Threads.</b> Thread-safe. Callbacks run on whichever thread did the write; they must be quick
+ * and must not call back into this class.
  */
 final class WireOutput {
+    /** Told whether a submitted message reached the socket. */
+    interface Written {
+        void written(boolean ok);
+    }
+
+    private record Message(ByteBuffer[] parts, Written done) {}
+
+    /** Cap on buffers per gathering write (Linux IOV_MAX is 1024). */
+    private static final int MAX_PARTS = 1024;
+
     private final WritableByteChannel channel;
     private final GatheringByteChannel gathering;
-    private final ReentrantLock lock = new ReentrantLock();
+    private final ReentrantLock writer = new ReentrantLock();
+    private final ConcurrentLinkedQueue<Message> queue = new ConcurrentLinkedQueue<>();
     private volatile IOException broken;
 
     WireOutput(WritableByteChannel channel) {
@@ -26,32 +51,110 @@ final class WireOutput {
         this.gathering = channel instanceof GatheringByteChannel g ? g : null;
     }
 
-    /** Writes all remaining bytes of {@code parts}, in order, as one uninterrupted unit. */
+    /** Writes {@code parts} now, as one unit, on this thread. */
     void send(ByteBuffer... parts) throws IOException {
-        lock.lock();
+        writer.lock();
         try {
-            IOException failed = broken;
-            if (failed != null) throw new IOException("connection already failed", failed);
+            failIfBroken();
             try {
-                if (gathering != null) {
-                    long left = 0;
-                    for (ByteBuffer p : parts) left += p.remaining();
-                    while (left > 0) left -= gathering.write(parts);
-                } else {
-                    for (ByteBuffer p : parts) {
-                        while (p.hasRemaining()) channel.write(p);
-                    }
-                }
+                write(parts, parts.length);
             } catch (IOException | RuntimeException e) {
                 broken = e instanceof IOException io ? io : new IOException(e);
                 throw e;
             }
         } finally {
-            lock.unlock();
+            writer.unlock();
         }
+        drain(); // a reply may have been queued meanwhile (not in practice: send is for the handshake)
+    }
+
+    /** Queues a message and writes the queue if no other thread is writing. Never throws. */
+    void submit(ByteBuffer[] parts, Written done) {
+        if (broken != null) {
+            done.written(false);
+            return;
+        }
+        queue.add(new Message(parts, done));
+        drain();
     }
 
     boolean broken() {
         return broken != null;
+    }
+
+    private void drain() {
+        List<Message> batch = new ArrayList<>();
+        do {
+            if (!writer.tryLock()) return; // the writer will see our message: it re-checks after unlocking
+            try {
+                Message m;
+                while ((m = queue.poll()) != null) {
+                    batch.add(m);
+                    int parts = m.parts.length;
+                    Message next;
+                    while ((next = queue.peek()) != null && parts + next.parts.length <= MAX_PARTS && batch.size() < 256) {
+                        batch.add(queue.poll());
+                        parts += next.parts.length;
+                    }
+                    writeBatch(batch, parts);
+                    batch.clear();
+                }
+            } finally {
+                writer.unlock();
+            }
+        } while (!queue.isEmpty());
+    }
+
+    /** Writes one batch and runs its callbacks; on failure, fails the batch and everything queued. */
+    private void writeBatch(List<Message> batch, int partCount) {
+        boolean ok;
+        if (broken != null) {
+            ok = false;
+        } else {
+            ByteBuffer[] all;
+            if (batch.size() == 1) {
+                all = batch.getFirst().parts;
+            } else {
+                all = new ByteBuffer[partCount];
+                int i = 0;
+                for (Message m : batch) {
+                    System.arraycopy(m.parts, 0, all, i, m.parts.length);
+                    i += m.parts.length;
+                }
+            }
+            try {
+                write(all, partCount);
+                ok = true;
+            } catch (IOException | RuntimeException e) {
+                broken = e instanceof IOException io ? io : new IOException(e);
+                ok = false;
+            }
+        }
+        for (Message m : batch) m.done.written(ok);
+        if (!ok) {
+            Message m;
+            while ((m = queue.poll()) != null) m.done.written(false);
+        }
+    }
+
+    private void write(ByteBuffer[] parts, int count) throws IOException {
+        if (gathering != null) {
+            long left = 0;
+            for (int i = 0; i < count; i++) left += parts[i].remaining();
+            int first = 0;
+            while (left > 0) {
+                while (!parts[first].hasRemaining()) first++;
+                left -= gathering.write(parts, first, count - first);
+            }
+        } else {
+            for (int i = 0; i < count; i++) {
+                while (parts[i].hasRemaining()) channel.write(parts[i]);
+            }
+        }
+    }
+
+    private void failIfBroken() throws IOException {
+        IOException failed = broken;
+        if (failed != null) throw new IOException("connection already failed", failed);
     }
 }

@@ -21,6 +21,8 @@ final class ConnectionHarness {
     final TestExports exports;
     final NbdMetrics metrics = new NbdMetrics(new PrometheusRegistry());
     Set<Integer> disabledOptions = Set.of();
+    /** Let the reader run small requests itself (memory volumes never stall, so no watchdog is needed). */
+    boolean inline = true;
 
     ConnectionHarness(TestExports exports) {
         this.exports = exports;
@@ -38,7 +40,7 @@ final class ConnectionHarness {
     Run run(byte[] input) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ConnectionConfig config = new ConnectionConfig(new BufferPool(), Thread.ofVirtual().factory(), disabledOptions,
-                ConnectionConfig.DEFAULT_MAX_IN_FLIGHT, ConnectionConfig.DEFAULT_MAX_BYTES_IN_FLIGHT);
+                ConnectionConfig.DEFAULT_MAX_IN_FLIGHT, ConnectionConfig.DEFAULT_MAX_BYTES_IN_FLIGHT, inline);
         NbdConnection conn = new NbdConnection("test", Channels.newChannel(new ByteArrayInputStream(input)),
                 Channels.newChannel(out), exports, metrics, config);
         Thread t = Thread.ofVirtual().start(conn::run);

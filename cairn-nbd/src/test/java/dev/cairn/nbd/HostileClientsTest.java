@@ -96,7 +96,7 @@ class HostileClientsTest {
         Tools.Result r = Tools.ok(Duration.ofSeconds(30), "nbdinfo", "--size", server.uri("disk"));
         assertThat(r.out().trim()).isEqualTo(String.valueOf(SIZE));
 
-        server.awaitQuiet();
+        server.awaitNoServingThreads(); // connections, export handles and virtual threads all back to zero
         assertThat(server.metrics.connections()).isZero();
         assertThat(server.metrics.handshakes("rejected")).isGreaterThanOrEqualTo(150);
         TestServer.await(Duration.ofSeconds(10), () -> ManagementFactory.getThreadMXBean().getThreadCount() <= baselineThreads + 2,
@@ -131,7 +131,8 @@ class HostileClientsTest {
                 NbdServer.Settings.defaults().withMaxConnections(2))) {
             try (RawClient a = RawClient.greeted(small.port()); RawClient b = RawClient.greeted(small.port());
                  RawClient c = RawClient.connect(small.port())) {
-                assertThat(c.closedByServer()).isTrue();
+                assertThat(c.closedByServer()).as("third connection, over the limit").isTrue();
+                assertThat(b.socket.isConnected()).isTrue();
                 a.go("disk", false, false);
                 a.send(new WireBytes().request(0, Nbd.CMD_READ, 1, 0, 512));
                 assertThat(a.in.reply(512).error()).isZero();

@@ -82,7 +82,7 @@ final class TestExports implements ExportRegistry, AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws java.io.IOException {
         for (Entry e : exports.values()) e.volume().close();
     }
 }

@@ -47,9 +47,38 @@ final class TestServer implements AutoCloseable {
                 () -> "connections=" + server.connectionCount() + " gauge=" + metrics.connections() + " exportsOpen=" + exports.openNow());
     }
 
+    /** {@link #awaitQuiet} plus: no connection or request thread of any server is left (virtual ones included). */
+    void awaitNoServingThreads() {
+        awaitQuiet();
+        await(Duration.ofSeconds(20), () -> threadsNamed("nbd#") + threadsNamed("nbd-request") == 0,
+                () -> "threads left: nbd#=" + threadsNamed("nbd#") + " nbd-request=" + threadsNamed("nbd-request"));
+    }
+
     @Override
     public void close() {
         server.close();
+    }
+
+    /**
+     * Threads, virtual ones included, whose name starts with {@code prefix}, from a JSON thread dump
+     * (the only JDK view that lists virtual threads). The server names connection threads {@code nbd#N}
+     * and request threads {@code nbd-request}.
+     */
+    static int threadsNamed(String prefix) {
+        try {
+            java.nio.file.Path dump = java.nio.file.Files.createTempFile("threads", ".json");
+            java.nio.file.Files.delete(dump); // dumpThreads refuses to overwrite
+            try {
+                java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+                        .dumpThreads(dump.toString(), com.sun.management.HotSpotDiagnosticMXBean.ThreadDumpFormat.JSON);
+                String json = java.nio.file.Files.readString(dump);
+                return (int) java.util.regex.Pattern.compile("\"name\": \"" + java.util.regex.Pattern.quote(prefix)).matcher(json).results().count();
+            } finally {
+                java.nio.file.Files.deleteIfExists(dump);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Polls {@code condition} until it holds or the deadline passes (then fails with {@code state}). */

@@ -22,6 +22,17 @@ final class Tools {
     private Tools() {}
 
     static final String PATH = "/usr/bin:/bin:/usr/sbin:/sbin:" + System.getenv().getOrDefault("PATH", "");
+    private static final Path SCRATCH = scratch();
+
+    private static Path scratch() {
+        try {
+            Path dir = Files.createTempDirectory("cairn-nbd-tools");
+            dir.toFile().deleteOnExit();
+            return dir;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
     private static final Map<String, String> PACKAGES = Map.ofEntries(
             Map.entry("nbdinfo", "libnbd-bin"), Map.entry("nbdcopy", "libnbd-bin"), Map.entry("nbdsh", "python3-libnbd"),
             Map.entry("qemu-io", "qemu-utils"), Map.entry("qemu-img", "qemu-utils"), Map.entry("qemu-nbd", "qemu-utils"),
@@ -57,8 +68,9 @@ final class Tools {
             File out = File.createTempFile("tool", ".out");
             File err = File.createTempFile("tool", ".err");
             try {
+                // run in a scratch directory: some tools drop files in their working directory (fio's verify state)
                 ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out).redirectError(err)
-                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).directory(SCRATCH.toFile());
                 pb.environment().put("PATH", PATH);
                 pb.environment().putAll(env);
                 Process p = pb.start();
