@@ -23,7 +23,7 @@ py=/usr/bin/python3
 cairn() { "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$root/cairn-cli/target/cairn.jar" "$@"; }
 
 free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+wait_nbd() { for _ in $(seq 1 200); do nbdinfo --size "nbd://127.0.0.1:$1/" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "NBD server on port $1 never answered" >&2; return 1; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 echo "== setting up ($SIZE_MB MiB files in $work)"
@@ -36,7 +36,7 @@ cairn_pid=$!; pids+=("$cairn_pid")
 for _ in $(seq 1 600); do grep -q 'cairn ready' "$work/cairn.out" && break; sleep 0.02; done
 ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 export CAIRN_CREDENTIALS="$work/cairn/credentials.json"
-size_gb=$(( (SIZE_MB + 1023) / 1024 ))
+size_gb=$(( ((SIZE_MB + 10239) / 10240) * 10 ))   # CLOUD_PREMIUM sizes are multiples of 10 GiB; fio uses the first SIZE_MB
 ins=$(cairn instance create --wait)
 disk=$(cairn disk create --size "$size_gb" --instance "$ins" --wait)
 cairn_uri="nbd://127.0.0.1:$nbd_port/$disk"
@@ -49,7 +49,7 @@ cp "$work/seed.raw" "$work/qemu.raw"; cp "$work/seed.raw" "$work/nbdkit.raw"
 qport=$(free_port); kport=$(free_port)
 qemu-nbd -f raw -b 127.0.0.1 -p "$qport" -t -e 8 "$work/qemu.raw" & pids+=("$!")
 nbdkit -f -i 127.0.0.1 -p "$kport" file "$work/nbdkit.raw" & pids+=("$!")
-wait_port "$qport"; wait_port "$kport"
+wait_nbd "$qport"; wait_nbd "$kport"
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 
 declare -A uri=([cairn]="$cairn_uri" [qemu-nbd]="nbd://127.0.0.1:$qport/" [nbdkit-file]="nbd://127.0.0.1:$kport/")
@@ -75,7 +75,8 @@ for job in "${jobs[@]}"; do
     $py - "$name" "$target" "$work/fio.json" >> "$results" <<'PY'
 import json, sys
 name, target, path = sys.argv[1:4]
-j = json.load(open(path))["jobs"][0]
+text = open(path).read()  # fio prints "fio: connected to NBD server" before the JSON
+j = json.loads(text[text.index("{"):])["jobs"][0]
 side = j["read"] if j["read"]["io_bytes"] > 0 else j["write"]
 p99 = side["clat_ns"].get("percentile", {}).get("99.000000", 0) / 1000
 print(f"{name}\t{target}\t{side['iops']:.0f}\t{side['bw_bytes']/1048576:.1f}\t{p99:.0f}")

@@ -1,12 +1,12 @@
 package dev.cairn.nbd;
 
 import dev.cairn.volume.ReadOnlyVolumeException;
+import dev.cairn.volume.VolumeFullException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
-import java.util.Locale;
 
 /**
  * The only place a failure becomes an NBD error code (nbdkit's {@code nbd_errno}). The client sees just
@@ -38,21 +38,8 @@ final class NbdErrors {
             case ReadOnlyVolumeException e -> Nbd.EPERM;
             case IllegalArgumentException e -> Nbd.EINVAL;
             case ClosedChannelException e -> Nbd.ESHUTDOWN;   // the volume was closed under us: the disk is going away
-            case IOException e when diskFull(e) -> Nbd.ENOSPC;
+            case VolumeFullException e -> Nbd.ENOSPC;       // ENOSPC, EDQUOT, EFBIG: "no room", as nbdkit maps them
             default -> Nbd.EIO;
         };
-    }
-
-    /** ENOSPC, EDQUOT and EFBIG all mean "no room" to an NBD client (as nbdkit maps them). */
-    private static boolean diskFull(IOException e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            String m = t.getMessage();
-            if (m == null) continue;
-            String lower = m.toLowerCase(Locale.ROOT);
-            if (lower.contains("no space left") || lower.contains("disk quota exceeded") || lower.contains("file too large")) {
-                return true;
-            }
-        }
-        return false;
     }
 }

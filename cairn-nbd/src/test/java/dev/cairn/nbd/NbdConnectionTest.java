@@ -446,7 +446,7 @@ class NbdConnectionTest {
         assertThat(failed.payload()).as("no data after a failed simple read").isEmpty();
         assertThat(r.get(2L).getFirst().payload()).hasSize(512); // the stream is still in step
 
-        disk.failure = new IOException("No space left on device");
+        disk.failure = new dev.cairn.volume.VolumeFullException("No space left on device", null);
         r = transmit("disk", true, false, new WireBytes().write(0, 3, 65536, new byte[512]).disc(), Map.of());
         assertThat(error(r, 3)).isEqualTo(Nbd.ENOSPC);
         assertThat(r.get(3L).getFirst().type()).as("errors carry a message when structured").isEqualTo(Nbd.REPLY_TYPE_ERROR);
@@ -456,8 +456,7 @@ class NbdConnectionTest {
     void errorClassification() {
         assertThat(NbdErrors.classify(new dev.cairn.volume.ReadOnlyVolumeException("x"))).isEqualTo(Nbd.EPERM);
         assertThat(NbdErrors.classify(new IllegalArgumentException("range"))).isEqualTo(Nbd.EINVAL);
-        assertThat(NbdErrors.classify(new IOException("No space left on device"))).isEqualTo(Nbd.ENOSPC);
-        assertThat(NbdErrors.classify(new IOException("write failed", new IOException("Disk quota exceeded")))).isEqualTo(Nbd.ENOSPC);
+        assertThat(NbdErrors.classify(new dev.cairn.volume.VolumeFullException("No space left on device", null))).isEqualTo(Nbd.ENOSPC);
         assertThat(NbdErrors.classify(new IOException("Input/output error"))).isEqualTo(Nbd.EIO);
         assertThat(NbdErrors.classify(new RuntimeException("bug"))).isEqualTo(Nbd.EIO);
     }

@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The few Linux file calls the JDK does not expose: {@code fallocate} (punch hole, zero range),
@@ -28,13 +29,14 @@ final class NativeFile implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02, FALLOC_FL_ZERO_RANGE = 0x10;
     private static final int SEEK_DATA = 3, SEEK_HOLE = 4;
     private static final int POSIX_FADV_WILLNEED = 3;
-    static final int EINTR = 4, ENXIO = 6, ENOSPC = 28, EOPNOTSUPP = 95;
+    static final int EINTR = 4, ENXIO = 6, EFBIG = 27, ENOSPC = 28, EOPNOTSUPP = 95, EDQUOT = 122;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
             CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    private static final ConcurrentLinkedQueue<MemorySegment> ERRNO_AREAS = new ConcurrentLinkedQueue<>();
 
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
@@ -147,14 +149,22 @@ final class NativeFile implements AutoCloseable {
         });
     }
 
-    /** One native call with a fresh errno capture area; unwraps {@code invokeExact}'s Throwable. */
+    /**
+     * One native call with an errno capture area taken from a small pool (allocating one per call would
+     * cost more than the lseek it serves); unwraps {@code invokeExact}'s Throwable. The pool never holds
+     * more areas than calls ever ran at once.
+     */
     private static <T> T call(NativeCall<T> body) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            return body.call(arena.allocate(CALL_STATE));
+        MemorySegment state = ERRNO_AREAS.poll();
+        if (state == null) state = Arena.global().allocate(CALL_STATE);
+        try {
+            return body.call(state);
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("native call failed", t);
+        } finally {
+            ERRNO_AREAS.offer(state);
         }
     }
 

@@ -129,6 +129,8 @@ public final class SparseFileVolume implements Volume {
                 pos += channel.write(src, pos);
             }
             if (fua) channel.force(false);
+        } catch (IOException e) {
+            throw VolumeFullException.classify(e, path.getFileName().toString());
         } finally {
             resizeLock.readLock().unlock();
         }
@@ -172,6 +174,8 @@ public final class SparseFileVolume implements Volume {
                 zeroAllocated(offset, length);
             }
             if (fua) channel.force(true);
+        } catch (IOException e) {
+            throw VolumeFullException.classify(e, path.getFileName().toString());
         } finally {
             resizeLock.readLock().unlock();
         }
