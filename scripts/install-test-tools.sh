@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools Cairn's tests drive, from Debian's packages. Idempotent and quick when done.
 set -euo pipefail
-packages=(qemu-utils nbdkit libnbd-bin python3-libnbd fio e2fsprogs fuse2fs fuse3 postgresql restic borgbackup procps)
+packages=(qemu-utils nbdkit libnbd-bin python3-libnbd fio e2fsprogs fuse2fs fuse postgresql restic borgbackup procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -57,19 +57,20 @@ final class CairnProcess implements AutoCloseable {
         cmd.addAll(List.of(extraArgs));
         Path log = data.resolveSibling(data.getFileName() + "-serve-" + (++starts) + ".log");
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        CompletableFuture<Matcher> ready = CompletableFuture.supplyAsync(() -> {
-            try (var in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        // One virtual thread owns stdout: it reports the ready line, then keeps draining so the pipe never fills.
+        CompletableFuture<Matcher> ready = new CompletableFuture<>();
+        Thread.ofVirtual().name("cairn-stdout").start(() -> {
+            var in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            try (in) {
                 String line;
                 while ((line = in.readLine()) != null) {
                     Matcher m = READY.matcher(line);
-                    if (m.find()) {
-                        Thread.ofVirtual().start(() -> drain(in)); // keep the pipe from filling up
-                        return m;
-                    }
+                    if (m.find()) ready.complete(m);
                 }
-                return null;
             } catch (IOException e) {
-                return null;
+                // the process ended; what it said is in the log
+            } finally {
+                ready.complete(null);
             }
         });
         try {
@@ -81,14 +82,6 @@ final class CairnProcess implements AutoCloseable {
         } catch (TimeoutException e) {
             p.destroyForcibly();
             throw new TimeoutException("cairn serve not ready within 60 s; log:\n" + Files.readString(log));
-        }
-    }
-
-    private static void drain(BufferedReader in) {
-        try {
-            while (in.readLine() != null) { /* discard */ }
-        } catch (IOException ignored) {
-            // the process ended; nothing more to drain
         }
     }
 
