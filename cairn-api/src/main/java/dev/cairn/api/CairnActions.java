@@ -2,17 +2,50 @@ package dev.cairn.api;
 
 import dev.cairn.control.Accounts;
 import dev.cairn.control.Caller;
+import dev.cairn.control.CloudControl;
+import dev.cairn.control.TestClock;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
 
 /**
  * Cairn's own actions, served beside Tencent's at the same endpoint (names Tencent does not use).
  * {@code CreateAccount} (admin only): {@code {"Name": …}} → {@code {"AccountId": "100000000002",
- * "SecretId": …, "SecretKey": …}}. Thread-safe.
+ * "SecretId": …, "SecretKey": …}}. {@code DescribeClock} → {@code {"Now": ISO-8601 UTC}} and
+ * {@code AdvanceClock} (admin only) {@code {"Duration": "PT26H"}} → {@code {"Now": …}}: only on a server
+ * started with {@code --test-clock}; otherwise {@code UnsupportedOperation}. Thread-safe.
  */
 final class CairnActions {
     private final Accounts accounts;
+    private final CloudControl control;
 
-    CairnActions(Accounts accounts) {
-        this.accounts = accounts;
+    CairnActions(CloudControl control) {
+        this.accounts = control.accounts();
+        this.control = control;
+    }
+
+    record ClockResult(String now) {}
+
+    Object describeClock(Caller caller, Params p) {
+        p.end();
+        return new ClockResult(testClock().instant().toString());
+    }
+
+    Object advanceClock(Caller caller, Params p) {
+        String text = p.requiredString("Duration");
+        p.end();
+        if (!caller.admin()) throw new ApiError("UnauthorizedOperation", "only the admin account may move the clock");
+        Duration step;
+        try {
+            step = Duration.parse(text);
+        } catch (DateTimeParseException e) {
+            throw new ApiError("InvalidParameterValue", "`Duration` must be an ISO-8601 duration such as PT26H; got `" + text + "`");
+        }
+        return new ClockResult(testClock().advance(step).toString());
+    }
+
+    private TestClock testClock() {
+        return control.testClock().orElseThrow(() -> new ApiError("UnsupportedOperation",
+                "this server runs on the system clock; start it with --test-clock to control time"));
     }
 
     record CreateAccountResult(String accountId, String secretId, String secretKey) {}

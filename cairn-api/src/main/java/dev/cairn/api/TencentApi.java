@@ -79,7 +79,7 @@ final class TencentApi {
      */
     TencentApi(CloudControl control, PrometheusRegistry registry, InstantSource realClock) {
         this.control = control;
-        this.routes = routes(new CbsActions(control), new CvmActions(control), new CairnActions(control.accounts()));
+        this.routes = routes(new CbsActions(control), new CvmActions(control), new CairnActions(control));
         this.realClock = realClock;
         this.requests = Counter.builder().name("cairn_api_requests_total")
                 .help("Tencent API requests by action and result code (Success or the error code)")
@@ -114,7 +114,9 @@ final class TencentApi {
                 entry("DescribeInstancesDiskNum", cbs::describeInstancesDiskNum),
                 entry("DescribeDiskConfigQuota", cbs::describeDiskConfigQuota),
                 // Cairn's own
-                entry("CreateAccount", cairn::createAccount));
+                entry("CreateAccount", cairn::createAccount),
+                entry("DescribeClock", cairn::describeClock),
+                entry("AdvanceClock", cairn::advanceClock));
     }
 
     Map<String, Action> routes() {

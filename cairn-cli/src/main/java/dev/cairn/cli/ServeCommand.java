@@ -6,6 +6,7 @@ import dev.cairn.control.Catalog;
 import dev.cairn.control.CloudControl;
 import dev.cairn.control.Limits;
 import dev.cairn.control.Region;
+import dev.cairn.control.TestClock;
 import dev.cairn.nbd.Export;
 import dev.cairn.nbd.ExportInfo;
 import dev.cairn.nbd.ExportRegistry;
@@ -53,6 +54,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--region", defaultValue = Region.DEFAULT_NAME, description = "Region served (default: ${DEFAULT-VALUE}).")
     String region;
 
+    @Option(names = "--test-clock",
+            description = "Make the service clock controllable with 'cairn clock advance' (for tests; signatures still use real time).")
+    boolean testClock;
+
     @Option(names = "--catalog", paramLabel = "URL",
             description = "postgresql://user:pass@host:port/db to share a catalog between nodes (default: SQLite DATA/cairn.db).")
     String catalogUrl;
@@ -61,7 +66,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path dataDir = data.toAbsolutePath().normalize();
         Files.createDirectories(dataDir);
-        InstantSource clock = InstantSource.system();
+        InstantSource clock = testClock ? new TestClock(java.time.Instant.now()) : InstantSource.system();
         PrometheusRegistry metrics = new PrometheusRegistry();
         JvmMetrics.builder().register(metrics);
 
@@ -88,7 +93,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("credentials: " + credentialsFile + " (account " + admin.accountId() + ")");
         System.out.println("cairn ready api=" + endpoint + " nbd=nbd://" + hostPort(nbd.address()));
         System.out.flush();
-        log.info("ready api={} nbd={} data={} catalog={}", endpoint, hostPort(nbd.address()), dataDir, catalog);
+        log.info("ready api={} nbd={} data={} catalog={} clock={}", endpoint, hostPort(nbd.address()), dataDir, catalog, testClock ? "test" : "system");
         stopRequested.await();
         log.info("stopping");
         closeQuietly("api", api);

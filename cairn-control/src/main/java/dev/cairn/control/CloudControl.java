@@ -101,6 +101,10 @@ public final class CloudControl implements AutoCloseable {
     }
 
     public Accounts accounts() { return accounts; }
+    /** The controllable clock when the server runs with {@code --test-clock}; empty on the system clock. */
+    public Optional<TestClock> testClock() { return clock instanceof TestClock t ? Optional.of(t) : Optional.empty(); }
+    /** The service's current time (the test clock's, when there is one). */
+    public java.time.Instant now() { return clock.instant(); }
     public Region region() { return region; }
     public Limits limits() { return limits; }
 
