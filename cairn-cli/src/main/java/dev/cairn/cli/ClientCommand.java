@@ -46,6 +46,13 @@ abstract class ClientCommand {
         return a;
     }
 
+    /** The region's first availability zone, the default for creates. */
+    String firstZone() throws IOException, ApiClient.ApiException {
+        JsonNode zones = api().call("DescribeZones", params()).path("ZoneSet");
+        if (zones.isEmpty()) throw new IllegalStateException("the region has no zones");
+        return zones.get(0).path("Zone").asText();
+    }
+
     /** DescribeDisks of exactly these ids. */
     JsonNode disks(List<String> ids) throws IOException, ApiClient.ApiException {
         ObjectNode p = params().put("Limit", 100);
@@ -58,6 +65,10 @@ abstract class ClientCommand {
         ObjectNode p = params().put("Limit", 100);
         p.set("InstanceIds", array(ids));
         return api().call("DescribeInstances", p).path("InstanceSet");
+    }
+
+    static List<String> strings(JsonNode array) {
+        return Main.JSON.convertValue(array, Main.JSON.getTypeFactory().constructCollectionType(List.class, String.class));
     }
 
     /**

@@ -40,7 +40,7 @@ final class DiskCommand {
             p.put("DiskChargeType", "POSTPAID_BY_HOUR").put("DiskType", type).put("DiskSize", size).put("DiskCount", count);
             if (name != null) p.put("DiskName", name);
             ObjectNode r = api().call("CreateDisks", p);
-            List<String> ids = Main.JSON.convertValue(r.path("DiskIdSet"), Main.JSON.getTypeFactory().constructCollectionType(List.class, String.class));
+            List<String> ids = strings(r.path("DiskIdSet"));
             if (wait || instance != null) {
                 waitFor("disks to be created", WAIT, () -> disks(ids), d -> d.path("DiskState").asText().equals("UNATTACHED"));
             }
@@ -52,12 +52,6 @@ final class DiskCommand {
             }
             if (global().output == Output.Format.json) out().object(r); else ids.forEach(System.out::println);
             return 0;
-        }
-
-        private String firstZone() throws Exception {
-            JsonNode zones = api().call("DescribeZones", params()).path("ZoneSet");
-            if (zones.isEmpty()) throw new IllegalStateException("the region has no zones");
-            return zones.get(0).path("Zone").asText();
         }
     }
 

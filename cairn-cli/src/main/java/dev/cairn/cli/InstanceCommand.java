@@ -50,12 +50,6 @@ final class InstanceCommand {
             return 0;
         }
 
-        private String firstZone() throws Exception {
-            JsonNode zones = api().call("DescribeZones", params()).path("ZoneSet");
-            if (zones.isEmpty()) throw new IllegalStateException("the region has no zones");
-            return zones.get(0).path("Zone").asText();
-        }
-
         private String firstPublicImage() throws Exception {
             ObjectNode p = params();
             ObjectNode f = p.putArray("Filters").addObject().put("Name", "image-type");
@@ -132,10 +126,6 @@ final class InstanceCommand {
             api().call("TerminateInstances", p);
             return 0;
         }
-    }
-
-    static List<String> strings(JsonNode array) {
-        return Main.JSON.convertValue(array, Main.JSON.getTypeFactory().constructCollectionType(List.class, String.class));
     }
 
     private InstanceCommand() {}

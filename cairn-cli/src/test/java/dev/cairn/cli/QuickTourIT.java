@@ -60,6 +60,8 @@ class QuickTourIT {
             assertThat(run("nbdinfo", "--size", uri).exit()).isNotZero();
 
             JsonNode listed = JSON.readTree(cairn(creds, "--output", "json", "disk", "list", disk).ok().out());
+            assertThat(JSON.readTree(cairn(creds, "disk", "list", disk, "--output", "json").ok().out()))
+                    .as("global options are accepted after the command too").isEqualTo(listed);
             assertThat(listed.path("DiskSet").get(0).path("DiskState").asText()).isEqualTo("UNATTACHED");
             assertThat(listed.path("DiskSet").get(0).path("DiskSize").asInt()).isEqualTo(20);
 

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code --test-clock} and {@code cairn clock now|advance}, as the contract describes. */
-class TestClockIT {
+class ServiceClockIT {
     @TempDir Path tmp;
 
     @Test
