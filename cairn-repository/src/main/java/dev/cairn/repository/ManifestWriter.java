@@ -1,0 +1,308 @@
+package dev.cairn.repository;
+
+import dev.cairn.repository.backend.NoSuchObjectException;
+import dev.cairn.repository.backend.ObjectKey;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Builds one manifest — one snapshot's block → chunk map — and commits it durably
+ * ({@code docs/repository-format.md} §5–6). Obtained from {@link Repository#newManifest}.
+ *
+ * <p><b>Incremental.</b> It starts from the parent's page list (or all-zero pages). Setting an entry
+ * loads only the page it falls in; {@link #commit()} re-encodes only those pages, so a child that
+ * changed one block writes one page and one root. Entries may be set in any order, and again (the
+ * last value wins).
+ *
+ * <p><b>What stays true.</b> The writer is registered in the repository's {@link WriterRegistry} from
+ * construction until it commits or closes, and publishes every id it will reference (the parent's
+ * pages at once; each chunk before it is checked or stored; each new page before it is stored), so
+ * GC keeps them. {@code commit()} writes pages only after every chunk put has returned (durable), and
+ * the root only after every page; the manifest exists from the moment the root is durable.
+ *
+ * <p><b>Memory.</b> 32 bytes per entry of each page touched (a full capture of a 1 TiB disk in 1 MiB
+ * blocks holds 32 MiB), plus 32 bytes per published id in the registry.
+ *
+ * <p><b>Threads.</b> {@link #putBlock}, {@link #set} and {@link #setZero} may be called from many
+ * threads at once (not for the same index at the same time). {@link #commit()} is called once, after
+ * every put returned; puts racing with it fail with {@link IllegalStateException}. Close it in all
+ * cases (try-with-resources): closing an uncommitted writer abandons it, leaving only garbage.
+ */
+public final class ManifestWriter implements AutoCloseable {
+
+    private enum State { OPEN, COMMITTING, COMMITTED, CLOSED }
+
+    private final Repository repo;
+    private final WriterRegistry.Writer registration;
+    private final ChunkId parentId;
+    private final long diskSize;
+    private final long entryCount;
+    private final int blockSize;
+    private final int pageEntries;
+    private final Map<String, String> metadata;
+    private final ChunkId[] pageIds;
+    /** Pages whose entries are being changed, by page index; each 4 words per entry. Guarded by this. */
+    private final TreeMap<Integer, long[]> dirty = new TreeMap<>();
+    /** Non-zero entries of all pages that are not dirty (the parent's count, adjusted as pages turn dirty). Guarded by this. */
+    private long baseNonZero;
+    private final LongAdder newChunks = new LongAdder();
+    private final LongAdder newChunkBytes = new LongAdder();
+    private State state = State.OPEN;
+
+    ManifestWriter(Repository repo, String name, ManifestId parent, ManifestRoot parentRoot, long diskSize, Map<String, String> metadata) throws IOException {
+        this.repo = repo;
+        this.diskSize = diskSize;
+        this.blockSize = repo.blockSize();
+        this.entryCount = ManifestRoot.entryCount(diskSize, blockSize);
+        this.pageEntries = parentRoot != null ? parentRoot.pageEntries : repo.config().pageEntries();
+        this.metadata = Map.copyOf(metadata);
+        this.parentId = parent == null ? ChunkId.ZERO : parent.content();
+        this.pageIds = new ChunkId[ManifestRoot.pageCount(entryCount, pageEntries)];
+        Arrays.fill(pageIds, ChunkId.ZERO);
+        this.registration = repo.writers().begin(name);
+        try {
+            if (parentRoot != null) startFromParent(parentRoot);
+        } catch (IOException | RuntimeException e) {
+            registration.close();
+            throw e;
+        }
+    }
+
+    private void startFromParent(ManifestRoot parent) throws IOException {
+        int shared = Math.min(pageIds.length, parent.pageCount());
+        for (int k = 0; k < shared; k++) {
+            pageIds[k] = parent.pageId(k);
+            registration.publishPage(pageIds[k]); // protects the pages (and through them their chunks) from GC
+        }
+        long nonZero = parent.nonZeroEntries;
+        if (entryCount < parent.entryCount) {
+            // The disk shrank: pages past the end drop out, and the last page's tail must read as zero.
+            for (int k = shared; k < parent.pageCount(); k++) {
+                if (!parent.pageId(k).isZero()) nonZero -= countNonZero(repo.readPage(parent.pageId(k), pageEntries));
+            }
+            synchronized (this) {
+                baseNonZero = nonZero;
+            }
+            int tail = (int) (entryCount % pageEntries);
+            if (tail != 0 && !pageIds[pageIds.length - 1].isZero()) {
+                long[] last = dirtyPage(pageIds.length - 1);
+                synchronized (this) {
+                    Arrays.fill(last, tail * 4, last.length, 0L);
+                }
+            }
+        } else {
+            synchronized (this) {
+                baseNonZero = nonZero;
+            }
+        }
+    }
+
+    /** Number of blocks (entries) of this manifest. */
+    public long blockCount() {
+        return entryCount;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    public long diskSize() {
+        return diskSize;
+    }
+
+    public Optional<ManifestId> parent() {
+        return parentId.isZero() ? Optional.empty() : Optional.of(new ManifestId(parentId));
+    }
+
+    /** Length of block {@code index}: the block size, or less for the last block of an odd-sized disk. */
+    public int blockLength(long index) {
+        checkIndex(index);
+        return (int) Math.min(blockSize, diskSize - index * blockSize);
+    }
+
+    /**
+     * Stores block {@code index} (exactly {@link #blockLength} bytes, from position to limit) and sets
+     * its entry. A block of zeros is not stored; its entry becomes ZERO.
+     */
+    public PutResult putBlock(long index, ByteBuffer plaintext) throws IOException {
+        int expected = blockLength(index);
+        if (plaintext.remaining() != expected) throw new IllegalArgumentException("block " + index + " has " + expected + " bytes, got " + plaintext.remaining());
+        ensureOpen();
+        PutResult r = repo.putBlock(registration, plaintext);
+        setEntry(index, r.id());
+        if (r.newlyStored()) {
+            newChunks.increment();
+            newChunkBytes.add(r.storedBytes());
+        }
+        return r;
+    }
+
+    /**
+     * Sets block {@code index} to an existing chunk (for example one read from another manifest).
+     * The id is published, then its chunk's existence is checked.
+     *
+     * @throws NoSuchObjectException if the chunk is not in the repository
+     */
+    public void set(long index, ChunkId id) throws IOException {
+        checkIndex(index);
+        if (!id.isZero()) {
+            registration.publishChunk(id);
+            ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
+            if (!repo.backend().exists(key)) throw new NoSuchObjectException(key, repo.backend().describe());
+        }
+        setEntry(index, id);
+    }
+
+    /** Sets block {@code index} to zeros (trimmed or zeroed on the disk). */
+    public void setZero(long index) throws IOException {
+        checkIndex(index);
+        setEntry(index, ChunkId.ZERO);
+    }
+
+    private void setEntry(long index, ChunkId id) throws IOException {
+        int page = (int) (index / pageEntries);
+        int slot = (int) (index % pageEntries) * 4;
+        long[] words = dirtyPage(page);
+        synchronized (this) {
+            ensureOpen();
+            words[slot] = id.w0();
+            words[slot + 1] = id.w1();
+            words[slot + 2] = id.w2();
+            words[slot + 3] = id.w3();
+        }
+    }
+
+    /** The mutable entries of page {@code k}, loading it from the parent's page the first time. */
+    private long[] dirtyPage(int k) throws IOException {
+        ChunkId id;
+        synchronized (this) {
+            ensureOpen();
+            long[] words = dirty.get(k);
+            if (words != null) return words;
+            id = pageIds[k];
+            if (id.isZero()) {
+                words = new long[pageEntries * 4];
+                dirty.put(k, words);
+                return words;
+            }
+        }
+        long[] loaded = repo.readPage(id, pageEntries); // I/O outside the lock; another thread may load it too
+        synchronized (this) {
+            ensureOpen();
+            long[] words = dirty.get(k);
+            if (words != null) return words;
+            baseNonZero -= countNonZero(loaded);
+            dirty.put(k, loaded);
+            return loaded;
+        }
+    }
+
+    /**
+     * Writes the changed pages, then the root, each durable, and deregisters the writer. After it
+     * returns the manifest exists and the catalog may call the snapshot NORMAL. If it throws, nothing
+     * refers to the objects written so far; the writer stays open, so commit may be retried or the
+     * writer closed.
+     *
+     * @return the new manifest's id
+     */
+    public ManifestId commit() throws IOException {
+        TreeMap<Integer, long[]> pages;
+        long nonZero;
+        synchronized (this) {
+            ensureOpen();
+            state = State.COMMITTING;
+            pages = new TreeMap<>(dirty);
+            nonZero = baseNonZero;
+        }
+        boolean done = false;
+        try {
+            ChunkCodec codec = repo.codec();
+            long newPageBytes = 0;
+            ChunkId[] ids = pageIds.clone();
+            for (var e : pages.entrySet()) {
+                long[] words = e.getValue();
+                int count = countNonZero(words);
+                nonZero += count;
+                if (count == 0) {
+                    ids[e.getKey()] = ChunkId.ZERO; // an all-zero page is not stored
+                    continue;
+                }
+                byte[] plain = new byte[words.length * 8];
+                ByteBuffer.wrap(plain).asLongBuffer().put(words);
+                ChunkId pageId = codec.contentId(plain, 0, plain.length);
+                registration.publishPage(pageId);
+                ObjectKey key = ChunkCodec.Type.PAGE.keyOf(pageId);
+                if (!repo.backend().exists(key)) {
+                    ByteBuffer encoded = codec.encode(ChunkCodec.Type.PAGE, pageId, plain);
+                    long size = encoded.remaining();
+                    if (repo.backend().putIfAbsent(key, encoded)) newPageBytes += size;
+                }
+                ids[e.getKey()] = pageId;
+            }
+            long logical = nonZero * blockSize;
+            int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
+            if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
+            ManifestRoot root = new ManifestRoot(blockSize, diskSize, pageEntries, repo.clock().instant(), parentId, logical, nonZero,
+                    newChunks.sum(), newChunkBytes.sum(), newPageBytes, metadata, ids);
+            byte[] plain = root.encode();
+            ChunkId rootId = codec.contentId(plain, 0, plain.length);
+            repo.backend().putIfAbsent(ChunkCodec.Type.ROOT.keyOf(rootId), codec.encode(ChunkCodec.Type.ROOT, rootId, plain));
+            synchronized (this) {
+                System.arraycopy(ids, 0, pageIds, 0, ids.length);
+                state = State.COMMITTED;
+            }
+            done = true;
+            registration.close(); // only now: the root is durable and GC will see it
+            return new ManifestId(rootId);
+        } finally {
+            if (!done) {
+                synchronized (this) {
+                    state = State.OPEN;
+                }
+            }
+        }
+    }
+
+    private ChunkId lastEntry(ChunkId[] ids, Map<Integer, long[]> pages) throws IOException {
+        int last = ids.length - 1;
+        int slot = (int) ((entryCount - 1) % pageEntries) * 4;
+        long[] words = pages.get(last);
+        if (words == null) {
+            if (ids[last].isZero()) return ChunkId.ZERO;
+            words = repo.readPage(ids[last], pageEntries);
+        }
+        return new ChunkId(words[slot], words[slot + 1], words[slot + 2], words[slot + 3]);
+    }
+
+    /** Abandons an uncommitted writer (its objects become garbage); after commit, does nothing. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (state == State.COMMITTED || state == State.CLOSED) return;
+            state = State.CLOSED;
+            dirty.clear();
+        }
+        registration.close();
+    }
+
+    private void checkIndex(long index) {
+        if (index < 0 || index >= entryCount) throw new IndexOutOfBoundsException("block " + index + " outside 0.." + (entryCount - 1));
+    }
+
+    private synchronized void ensureOpen() {
+        if (state != State.OPEN) throw new IllegalStateException("manifest writer is " + state.name().toLowerCase());
+    }
+
+    static int countNonZero(long[] words) {
+        int n = 0;
+        for (int i = 0; i < words.length; i += 4) {
+            if ((words[i] | words[i + 1] | words[i + 2] | words[i + 3]) != 0) n++;
+        }
+        return n;
+    }
+}

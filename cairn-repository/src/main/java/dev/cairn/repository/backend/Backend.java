@@ -1,0 +1,65 @@
+package dev.cairn.repository.backend;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.function.Consumer;
+
+/**
+ * A store of immutable named objects: the only thing a repository needs from its storage.
+ *
+ * <p><b>Contract, for every implementation</b> (checked by the shared {@code BackendContract} tests):
+ * <ul>
+ *   <li><b>Durable on return.</b> When {@link #putIfAbsent} or {@link #delete} returns normally, the
+ *       change survives a crash or power loss of this machine.</li>
+ *   <li><b>Atomic visibility.</b> An object is visible in full or not at all: {@link #get} never
+ *       returns a partial object, and a crash in the middle of a put leaves no object under the key.</li>
+ *   <li><b>Immutable.</b> A put never replaces an existing object with different bytes. Keys are
+ *       content addressed, so two puts of one key carry equivalent bytes; which of two racing puts
+ *       wins does not matter.</li>
+ *   <li><b>Thread-safe.</b> Every method may be called from many threads at once.</li>
+ *   <li><b>Errors.</b> I/O failures throw {@link IOException}; a full backend throws
+ *       {@link BackendFullException}, which is never retried. Implementations may retry transient
+ *       network errors internally (the S3 SDK does).</li>
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    /**
+     * Stores {@code bytes} (from position to limit; the buffer's position is not changed) under
+     * {@code key} unless an object with that key exists. The implementation does not keep a reference
+     * to {@code bytes} after returning (callers reuse the buffer).
+     *
+     * @return true if this call stored the object; false if the key already existed (the stored
+     *     bytes are left unchanged and not compared). Two racing puts of one key may both return true
+     *     on a backend without conditional puts; the stored bytes are equivalent either way.
+     */
+    boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException;
+
+    /**
+     * Reads a whole object.
+     *
+     * @return a buffer positioned at 0 whose remaining bytes are exactly the object
+     * @throws NoSuchObjectException if there is no object under the key
+     */
+    ByteBuffer get(ObjectKey key) throws IOException;
+
+    /** True if an object exists under the key. */
+    boolean exists(ObjectKey key) throws IOException;
+
+    /**
+     * Calls {@code each} once per object of {@code kind}, in no particular order, with its size and
+     * last-modified time. Objects put or deleted during the listing may or may not be reported.
+     * An exception thrown by {@code each} stops the listing and propagates.
+     */
+    void list(ObjectKind kind, Consumer<ObjectInfo> each) throws IOException;
+
+    /** Deletes the object; idempotent (deleting an absent object succeeds). Durable on return. */
+    void delete(ObjectKey key) throws IOException;
+
+    /** Where this backend stores, for logs and messages, e.g. {@code local:/srv/repo}. */
+    String describe();
+
+    /** Releases resources (locks, connections). Idempotent. Objects stay where they are. */
+    @Override
+    void close() throws IOException;
+}

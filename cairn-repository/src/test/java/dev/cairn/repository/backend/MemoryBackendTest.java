@@ -1,0 +1,8 @@
+package dev.cairn.repository.backend;
+
+class MemoryBackendTest extends BackendContract {
+    @Override
+    protected Backend newBackend() {
+        return new MemoryBackend();
+    }
+}
