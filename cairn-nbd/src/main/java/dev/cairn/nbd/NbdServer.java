@@ -30,8 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * only when the affected connections have ended (bounded wait), so a caller may then release volumes.
  *
  * <p><b>Threads.</b> No platform thread per connection: the accept loop, each connection's reader, and
- * each request run on virtual threads; one virtual-thread timer enforces handshake deadlines and runs
- * the watchdog that keeps a slow request from holding up a connection's reading. All public
+ * each request run on virtual threads; one platform timer thread per server enforces handshake deadlines
+ * and runs the watchdog that keeps a slow request from holding up a connection's reading. All public
  * methods are thread-safe. {@link #start} once; {@link #close} is idempotent.
  */
 public final class NbdServer implements AutoCloseable {
@@ -90,7 +90,9 @@ public final class NbdServer implements AutoCloseable {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.config = new ConnectionConfig(new BufferPool(), Thread.ofVirtual().name("nbd-request").factory(),
                 settings.disabledOptions(), ConnectionConfig.DEFAULT_MAX_IN_FLIGHT, ConnectionConfig.DEFAULT_MAX_BYTES_IN_FLIGHT, true);
-        this.timer = new ScheduledThreadPoolExecutor(1, Thread.ofVirtual().name("nbd-timer").factory());
+        // A platform thread: the watchdog must run even when every carrier of the virtual threads is busy
+        // (that is when it is needed), and its ticks, every millisecond while busy, should not wake carriers.
+        this.timer = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon().name("nbd-timer").factory());
         this.timer.setRemoveOnCancelPolicy(true);
     }
 

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,10 +23,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * <ul>
  *   <li>One reader at a time: the thread holding the reader role (see {@link #serve}). It parses and
  *       validates the next request; a refused one it answers itself (a refused WRITE's payload is read
- *       and dropped first, so the stream stays in step). A valid one it runs itself — after passing the
- *       role on, unless the request is small and alone ({@link #runsInline}) — so requests run
- *       concurrently on as many virtual threads as are in flight and replies go out in completion
- *       order, the cookie echoed verbatim.</li>
+ *       and dropped first, so the stream stays in step). A valid one it passes to an idle request
+ *       thread and reads on, or runs itself ({@link #runsInline}; a large WRITE after passing the role
+ *       on) — so requests run concurrently on as many virtual threads as are in flight and replies go
+ *       out in completion order, the cookie echoed verbatim.</li>
  *   <li>Replies are submitted to {@link WireOutput}, which writes whole messages only, so they never
  *       interleave; a request stays in flight (holding its slot and buffers) until its reply is written.</li>
  *   <li>Nothing is allocated from the request's length before validation: READ/WRITE are capped at
@@ -34,13 +35,17 @@ import java.util.concurrent.atomic.AtomicReference;
  *       per connection; beyond that the reader stops reading (TCP back-pressure), which bounds memory.</li>
  *   <li>A simple-reply READ is read completely before its header is sent (an error after a success
  *       header could only be reported by hanging up); a structured READ is read completely before its
- *       chunks go out too, so a failure is one ERROR chunk and nothing else.</li>
+ *       chunks go out too, so a failure is one ERROR chunk and nothing else. The exception: a READ of
+ *       64 KiB or more whose data is all in the page cache is sent from there with sendfile (see
+ *       {@link #read}); it can only fail after its header if the data is evicted meanwhile and reading
+ *       it back fails, and then the connection is closed.</li>
  *   <li>Volume failures become NBD errors only through {@link NbdErrors#toWire}; a failed socket write
  *       ends the connection through {@link NbdConnection#replyFailed}.</li>
  * </ul>
  *
  * <p><b>Threads.</b> {@link #run} on the connection's thread, which is the first reader; more virtual
- * threads join {@link #serve} on demand (at most one per in-flight slot) and end when reading ends.
+ * threads join {@link #serve} on demand (at most one per in-flight slot), run requests passed to them
+ * or take over reading, and end when reading ends.
  * {@link #rescueIfStalled} runs on the server's watchdog; {@link #awaitIdle} and {@link #awaitNoRequests}
  * on the connection thread (at the end) or the server (at shutdown). No request thread is ever
  * interrupted: an interrupt during a FileChannel call would close the volume's channel for everyone.
@@ -63,6 +68,11 @@ final class Transmission {
     private static final int MIN_HOLE_CHUNK = 4096;
     /** More pieces than this in one READ and it is sent as a single data chunk. */
     private static final int MAX_READ_CHUNKS = 64;
+    /**
+     * READs from this size up are sent from the page cache without a copy when they can be (see
+     * {@link #read}); below it the copy is cheap and a buffered reply goes out in one write.
+     */
+    private static final int ZERO_COPY_MIN = 64 * 1024;
     /** Reply headers and error messages are built in one small pooled buffer. */
     private static final int SCRATCH = 4096;
     private static final int MAX_MESSAGE = 1024;
@@ -90,10 +100,17 @@ final class Transmission {
     private final Semaphore memory;
 
     // The reader role (see serve). Only its holder touches `in` and `refusal`; the role passes through
-    // `summon` (release/acquire), thread start, or the CAS on `inlineRequest`, each a happens-before edge.
-    /** Idle request threads wait here; each permit makes one of them the reader. */
-    private final Semaphore summon = new Semaphore(0);
+    // `wake` (release/acquire), thread start, or the CAS on `inlineRequest`, each a happens-before edge.
+    /**
+     * Idle request threads wait here. Each permit stands for a request queued in {@link #work} or for
+     * the reader role: a woken thread runs the next queued request, or takes the role if none is left.
+     */
+    private final Semaphore wake = new Semaphore(0);
+    /** Requests the reader has read and passed on, waiting for an idle thread (see {@link #dispatch}). */
+    private final ConcurrentLinkedQueue<Request> work = new ConcurrentLinkedQueue<>();
     private final AtomicInteger idle = new AtomicInteger();
+    /** Requests passed on by {@link #dispatch} that no thread has started to run yet. */
+    private final AtomicInteger waiting = new AtomicInteger();
     /** Request threads started so far, the connection's own thread included. */
     private final AtomicInteger threads = new AtomicInteger(1);
     /** The request the reader is running inline, while it runs; the watchdog may take it (see rescueIfStalled). */
@@ -201,24 +218,37 @@ final class Transmission {
 
     /**
      * The loop every request thread runs. Exactly one thread at a time holds the reader role: it reads
-     * one request and then either
+     * one request and then
      * <ul>
-     *   <li>runs it itself and goes on reading ({@link #runsInline}: a small READ/WRITE while nothing
-     *       else is in flight and nothing more has arrived — the queue-depth-1 case, which then costs no
-     *       thread hand-off at all), or</li>
-     *   <li>hands the role on ({@link #handOff}: wakes an idle thread, or starts one, up to one per
-     *       in-flight slot) and runs the request, then waits idle to be called again.</li>
+     *   <li>runs it itself and goes on reading ({@link #runsInline}: a small READ/WRITE when nothing more
+     *       has arrived, or when the requests it passed on have not even started yet — at queue depth 1
+     *       this costs no thread hand-off at all), or</li>
+     *   <li>passes the request to an idle request thread ({@link #dispatch}, starting one if none is idle,
+     *       up to one per in-flight slot) and reads on, or</li>
+     *   <li>for a large WRITE, whose payload it has just read and still has in cache, passes the reader
+     *       role on instead ({@link #handOff}) and runs the write itself.</li>
      * </ul>
-     * An inline request that takes longer than {@link #RESCUE_AFTER_NANOS} has the role taken from it by
-     * the server's watchdog ({@link #rescueIfStalled}), so a slow volume call never stops the reading for
-     * long. Requests thus run concurrently and reply in completion order.
+     * So the reader does not wait for another thread to be scheduled before it reads the next request:
+     * pipelined requests are read and handed out at once and run concurrently. (Passing the reader role
+     * on with every request chained each read behind a trip through the virtual-thread scheduler's
+     * queue, which with several busy connections is long.) An inline request that takes longer than
+     * {@link #RESCUE_AFTER_NANOS} has the role taken from it by the server's watchdog
+     * ({@link #rescueIfStalled}), so a slow volume call never stops the reading for long. Replies go out
+     * in completion order.
      */
     private void serve(boolean reader) {
         for (;;) {
             if (!reader) {
                 idle.incrementAndGet();
-                summon.acquireUninterruptibly();
+                wake.acquireUninterruptibly();
                 idle.decrementAndGet();
+                Request queued = work.poll();
+                if (queued != null) {
+                    waiting.decrementAndGet();
+                    execute(queued);
+                    continue;
+                }
+                // no request left for this permit: it stood for the reader role (or the end)
             }
             reader = true;
             if (end != null) return;
@@ -241,41 +271,77 @@ final class Transmission {
                 inlineRequest.set(r);
                 execute(r);
                 reader = inlineRequest.compareAndSet(r, null); // false: the watchdog passed the role on meanwhile
-            } else {
+            } else if (r.type == Nbd.CMD_WRITE && r.length > INLINE_MAX_LENGTH) {
                 handOff();
                 execute(r);
                 reader = false;
+            } else {
+                dispatch(r);
             }
         }
     }
 
     /**
-     * Whether the reader runs this request itself instead of passing the reader role on: only when it
-     * is the only one in flight, no further request is already buffered, it is a small READ or a small
-     * WRITE without FUA, a watchdog can rescue a stall, and no inline request was rescued lately.
+     * Whether the reader runs this request itself instead of passing it on: a small READ or a small
+     * WRITE without FUA, when a watchdog can rescue a stall, no inline request was rescued lately, and
+     * either no further request is buffered or the requests passed on before are still waiting for a
+     * thread (passing on more would only queue them behind those, and cost a hand-off each).
      */
     private boolean runsInline(Request r) {
         return config.inlineSmallRequests()
                 && (r.type == Nbd.CMD_READ || (r.type == Nbd.CMD_WRITE && (r.flags & Nbd.CMD_FLAG_FUA) == 0))
                 && r.length <= INLINE_MAX_LENGTH
-                && in.buffered() == 0
-                && slots.availablePermits() == config.maxInFlight() - 1
+                && (in.buffered() == 0 || waiting.get() > 0)
                 && r.started - inlineBannedUntil > 0;
+    }
+
+    /**
+     * Passes a request to an idle request thread, or to a new one while below the in-flight limit; with
+     * every thread busy it waits in {@link #work} for the first to finish. Only if no thread could be
+     * started (out of memory) does the reader run it itself, so it never waits for a thread that is not
+     * there.
+     */
+    private void dispatch(Request r) {
+        waiting.incrementAndGet();
+        if (idle.get() == 0) {
+            if (startThread(() -> {
+                waiting.decrementAndGet();
+                execute(r);
+                serve(false);
+            })) {
+                return;
+            }
+            if (threads.get() < config.maxInFlight()) {
+                waiting.decrementAndGet();
+                execute(r);
+                return;
+            }
+        }
+        work.add(r);
+        wake.release(); // an idle thread, or the next one to become idle, runs it
     }
 
     /** Passes the reader role to an idle request thread, or a new one while below the in-flight limit. */
     private void handOff() {
-        if (idle.get() == 0 && threads.get() < config.maxInFlight()) {
-            threads.incrementAndGet();
-            try {
-                config.workers().newThread(() -> serve(true)).start();
-                return;
-            } catch (RuntimeException | OutOfMemoryError e) {
-                threads.decrementAndGet();
-                log.warn("{}: cannot start a request thread ({}); the next idle one reads instead", conn, e.toString());
-            }
+        if (idle.get() == 0 && startThread(() -> serve(true))) return;
+        wake.release(); // an idle thread, or the next one to become idle, takes the role
+    }
+
+    /** Starts a request thread unless there is one per in-flight slot already; false if none was started. */
+    private boolean startThread(Runnable body) {
+        int n;
+        do {
+            n = threads.get();
+            if (n >= config.maxInFlight()) return false;
+        } while (!threads.compareAndSet(n, n + 1));
+        try {
+            config.workers().newThread(body).start();
+            return true;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            threads.decrementAndGet();
+            log.warn("{}: cannot start a request thread ({}); an idle one takes over", conn, e.toString());
+            return false;
         }
-        summon.release(); // an idle thread, or the next one to become idle, takes the role
     }
 
     /**
@@ -301,7 +367,7 @@ final class Transmission {
     private void finish(End why, IOException failure) {
         endFailure = failure;
         end = why;
-        summon.release(threads.get() + 1);
+        wake.release(threads.get() + 1);
     }
 
     /**
@@ -492,10 +558,19 @@ final class Transmission {
     }
 
     /**
-     * READ. Simple replies: the whole range is read, then header and data go out together. Structured
-     * replies: the range is mapped with {@link Volume#extents} (unless DF or short), data pieces are
-     * read into one buffer, and every chunk — OFFSET_DATA for data, OFFSET_HOLE for zero runs, DONE on
-     * the last — goes out as one message.
+     * READ. Structured replies map the range with {@link Volume#extents} (unless DF or short); simple
+     * replies and short reads are one data piece. Then either
+     * <ul>
+     *   <li>the data pieces are read into one buffer, and the header (simple) or every chunk —
+     *       OFFSET_DATA for data, OFFSET_HOLE for zero runs, DONE on the last — goes out as one message;
+     *       a failure is one error reply and nothing else; or</li>
+     *   <li>for a read of {@link #ZERO_COPY_MIN} or more on a socket whose data is all in memory
+     *       ({@link Volume#transfer} is not null for each piece), the same message goes out with each
+     *       piece's data sent by the writer straight from the page cache (sendfile), never copied into a
+     *       buffer. Cold data takes the first way, so disk reads keep running on request threads and
+     *       their failures are still answered; a transfer failing after the header was sent (the data was
+     *       evicted meanwhile and reading it back failed) can only be answered by closing the connection.</li>
+     * </ul>
      */
     private void read(Request r) {
         int length = (int) r.length;
@@ -503,32 +578,57 @@ final class Transmission {
             if (structured) sendNoneChunk(r); else replyStatus(r, 0, null);
             return;
         }
-        r.data = pool.acquire(length);
-        if (!structured) {
-            try {
-                volume.read(r.offset, r.data);
-            } catch (Exception e) {
-                replyStatus(r, NbdErrors.toWire(e, conn + ": " + r.describe()), null);
-                return;
-            }
-            r.header = pool.acquire(16);
-            r.header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie).flip();
-            out.submit(new ByteBuffer[] {r.header, r.data.flip()}, r);
-            return;
-        }
         Pieces pieces;
+        Volume.Transfer[] zeroCopy;
         try {
-            boolean oneChunk = (r.flags & Nbd.CMD_FLAG_DF) != 0 || length < MIN_MAPPED_READ;
+            boolean oneChunk = !structured || (r.flags & Nbd.CMD_FLAG_DF) != 0 || length < MIN_MAPPED_READ;
             pieces = oneChunk ? Pieces.allData(length) : mapRead(r.offset, length);
-            for (int i = 0; i < pieces.count; i++) {
-                if (!pieces.zero[i]) volume.read(r.offset + pieces.start[i], r.data.slice(pieces.start[i], pieces.length[i]));
+            zeroCopy = length >= ZERO_COPY_MIN && out.socket() ? transfers(r, pieces) : null;
+            if (zeroCopy == null) {
+                r.data = pool.acquire(length);
+                for (int i = 0; i < pieces.count; i++) {
+                    if (!pieces.zero[i]) volume.read(r.offset + pieces.start[i], r.data.slice(pieces.start[i], pieces.length[i]));
+                }
             }
         } catch (Exception e) {
             int error = NbdErrors.toWire(e, conn + ": " + r.describe());
             replyStatus(r, error, Nbd.cmdName(r.type) + " failed: " + Nbd.errName(error));
             return;
         }
-        sendReadChunks(r, pieces);
+        if (structured) {
+            sendReadChunks(r, pieces, zeroCopy);
+            return;
+        }
+        r.header = pool.acquire(16);
+        r.header.putInt(Nbd.SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie).flip();
+        if (zeroCopy == null) {
+            out.submit(new ByteBuffer[] {r.header, r.data}, r);
+        } else {
+            out.submit(new ByteBuffer[] {r.header}, new WireOutput.Transfer[] {sent(r, zeroCopy[0])}, r);
+        }
+    }
+
+    /** A zero-copy transfer for each data piece (null for holes), or null if any piece has none. */
+    private Volume.Transfer[] transfers(Request r, Pieces p) throws IOException {
+        Volume.Transfer[] t = new Volume.Transfer[p.count];
+        for (int i = 0; i < p.count; i++) {
+            if (p.zero[i]) continue;
+            t[i] = volume.transfer(r.offset + p.start[i], p.length[i]);
+            if (t[i] == null) return null;
+        }
+        return t;
+    }
+
+    /** A volume transfer as a part of a reply; a failure (after the header went out) is logged here. */
+    private WireOutput.Transfer sent(Request r, Volume.Transfer t) {
+        return channel -> {
+            try {
+                t.writeTo(channel);
+            } catch (IOException | RuntimeException e) {
+                log.info("{}: {} failed after its reply header was sent, closing the connection: {}", conn, r.describe(), e.toString());
+                throw e;
+            }
+        };
     }
 
     /** Pieces of a READ, relative to its offset, each data or zero. */
@@ -593,12 +693,14 @@ final class Transmission {
         return p.count > MAX_READ_CHUNKS ? Pieces.allData(length) : p;
     }
 
-    private void sendReadChunks(Request r, Pieces p) {
+    /** The chunks of a structured READ: data from {@code r.data}, or sent by {@code zeroCopy[i]} when that is given. */
+    private void sendReadChunks(Request r, Pieces p, Volume.Transfer[] zeroCopy) {
         r.header = pool.acquire(p.count * 32);
         ByteBuffer headers = r.header;
         int parts = 0;
-        for (int i = 0; i < p.count; i++) parts += p.zero[i] ? 1 : 2;
+        for (int i = 0; i < p.count; i++) parts += p.zero[i] || zeroCopy != null ? 1 : 2;
         ByteBuffer[] wire = new ByteBuffer[parts];
+        WireOutput.Transfer[] transfers = zeroCopy == null ? null : new WireOutput.Transfer[parts];
         int w = 0;
         for (int i = 0; i < p.count; i++) {
             int flags = i == p.count - 1 ? Nbd.REPLY_FLAG_DONE : 0;
@@ -611,11 +713,12 @@ final class Transmission {
             } else {
                 headers.putInt(Nbd.STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) Nbd.REPLY_TYPE_OFFSET_DATA)
                         .putLong(r.cookie).putInt(8 + p.length[i]).putLong(offset);
+                if (zeroCopy != null) transfers[w] = sent(r, zeroCopy[i]);
                 wire[w++] = headers.slice(at, 28);
-                wire[w++] = r.data.slice(p.start[i], p.length[i]);
+                if (zeroCopy == null) wire[w++] = r.data.slice(p.start[i], p.length[i]);
             }
         }
-        out.submit(wire, r);
+        out.submit(wire, transfers, r);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.cairn.nbd;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       for each other to write (no lock convoy), and under load many replies share one system call.</li>
  * </ul>
  *
+ * <p>A message may also carry {@link Transfer}s: parts it writes itself, straight to the channel, after
+ * the buffers queued before them (a large READ's data, sent from the page cache with sendfile).
+ *
  * <p><b>What it keeps true.</b> Every submitted message's callback runs exactly once, after its bytes
  * were written ({@code true}) or once they never will be ({@code false}: the connection failed). The
  * callback is where buffers and in-flight slots are released, so a client that stops reading stalls
@@ -35,7 +39,13 @@ final class WireOutput {
         void written(boolean ok);
     }
 
-    private record Message(ByteBuffer[] parts, Written done) {}
+    /** Part of a message that writes itself to the channel, e.g. file data with sendfile. Runs in the writer role. */
+    interface Transfer {
+        void writeTo(WritableByteChannel channel) throws IOException;
+    }
+
+    /** {@code transfers} is null, or as long as {@code parts}: {@code transfers[i]}, if set, goes right after {@code parts[i]}. */
+    private record Message(ByteBuffer[] parts, Transfer[] transfers, Written done) {}
 
     /** Cap on buffers per gathering write (Linux IOV_MAX is 1024). */
     private static final int MAX_PARTS = 1024;
@@ -70,12 +80,26 @@ final class WireOutput {
 
     /** Queues a message and writes the queue if no other thread is writing. Never throws. */
     void submit(ByteBuffer[] parts, Written done) {
+        submit(parts, null, done);
+    }
+
+    /**
+     * Like {@link #submit(ByteBuffer[], Written)}, with {@code transfers[i]} (where set) written right
+     * after {@code parts[i]}. A transfer that throws breaks the connection: its message is incomplete.
+     */
+    void submit(ByteBuffer[] parts, Transfer[] transfers, Written done) {
+        if (transfers != null && transfers.length != parts.length) throw new IllegalArgumentException("one transfer slot per part");
         if (broken != null) {
             done.written(false);
             return;
         }
-        queue.add(new Message(parts, done));
+        queue.add(new Message(parts, transfers, done));
         drain();
+    }
+
+    /** Whether transfers write straight into a socket (where sendfile works), not some other channel. */
+    boolean socket() {
+        return channel instanceof SocketChannel;
     }
 
     boolean broken() {
@@ -112,7 +136,7 @@ final class WireOutput {
             ok = false;
         } else {
             ByteBuffer[] all;
-            if (batch.size() == 1) {
+            if (batch.size() == 1 && batch.getFirst().transfers == null) {
                 all = batch.getFirst().parts;
             } else {
                 all = new ByteBuffer[partCount];
@@ -123,7 +147,7 @@ final class WireOutput {
                 }
             }
             try {
-                write(all, partCount);
+                if (hasTransfers(batch)) writeWithTransfers(batch, all, partCount); else write(all, partCount);
                 ok = true;
             } catch (IOException | RuntimeException e) {
                 broken = e instanceof IOException io ? io : new IOException(e);
@@ -137,17 +161,45 @@ final class WireOutput {
         }
     }
 
+    private static boolean hasTransfers(List<Message> batch) {
+        for (Message m : batch) {
+            if (m.transfers != null) return true;
+        }
+        return false;
+    }
+
+    /** Gathering writes of the buffers between transfers, each transfer in its place. */
+    private void writeWithTransfers(List<Message> batch, ByteBuffer[] all, int partCount) throws IOException {
+        int from = 0, i = 0;
+        for (Message m : batch) {
+            for (int k = 0; k < m.parts.length; k++, i++) {
+                Transfer t = m.transfers == null ? null : m.transfers[k];
+                if (t == null) continue;
+                write(all, from, i + 1 - from);
+                from = i + 1;
+                t.writeTo(channel);
+            }
+        }
+        write(all, from, partCount - from);
+    }
+
     private void write(ByteBuffer[] parts, int count) throws IOException {
+        write(parts, 0, count);
+    }
+
+    /** Writes {@code parts[offset .. offset + count)} completely. */
+    private void write(ByteBuffer[] parts, int offset, int count) throws IOException {
+        int end = offset + count;
         if (gathering != null) {
             long left = 0;
-            for (int i = 0; i < count; i++) left += parts[i].remaining();
-            int first = 0;
+            for (int i = offset; i < end; i++) left += parts[i].remaining();
+            int first = offset;
             while (left > 0) {
                 while (!parts[first].hasRemaining()) first++;
-                left -= gathering.write(parts, first, count - first);
+                left -= gathering.write(parts, first, end - first);
             }
         } else {
-            for (int i = 0; i < count; i++) {
+            for (int i = offset; i < end; i++) {
                 while (parts[i].hasRemaining()) channel.write(parts[i]);
             }
         }

@@ -15,8 +15,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The few Linux file calls the JDK does not expose: {@code fallocate} (punch hole, zero range),
- * {@code lseek(SEEK_DATA/SEEK_HOLE)} for allocation maps, {@code ftruncate} and {@code posix_fadvise},
- * called through the FFM API on a file descriptor of our own.
+ * {@code lseek(SEEK_DATA/SEEK_HOLE)} for allocation maps, {@code ftruncate}, {@code posix_fadvise} and
+ * {@code cachestat}, called through the FFM API on a file descriptor of our own.
  *
  * <p>The descriptor is opened beside the volume's {@link java.nio.channels.FileChannel}: both name the
  * same inode, so a hole punched here is seen by reads through the channel at once.
@@ -29,7 +29,11 @@ final class NativeFile implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 0x01, FALLOC_FL_PUNCH_HOLE = 0x02, FALLOC_FL_ZERO_RANGE = 0x10;
     private static final int SEEK_DATA = 3, SEEK_HOLE = 4;
     private static final int POSIX_FADV_WILLNEED = 3;
-    static final int EINTR = 4, ENXIO = 6, EFBIG = 27, ENOSPC = 28, EOPNOTSUPP = 95, EDQUOT = 122;
+    static final int EPERM = 1, ENOSYS = 38, EINTR = 4, ENXIO = 6, EFBIG = 27, ENOSPC = 28, EOPNOTSUPP = 95, EDQUOT = 122;
+    /** {@code cachestat(2)} (Linux 6.5) on x86-64 and aarch64; there is no libc wrapper. */
+    private static final long SYS_CACHESTAT = 451;
+    /** The smallest page size: with larger pages fewer pages are counted, and {@link #cached} just says no. */
+    private static final long PAGE = 4096;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -37,6 +41,10 @@ final class NativeFile implements AutoCloseable {
             CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
     private static final ConcurrentLinkedQueue<MemorySegment> ERRNO_AREAS = new ConcurrentLinkedQueue<>();
+    /** struct cachestat_range (2 × u64) then struct cachestat (5 × u64), pooled like the errno areas. */
+    private static final ConcurrentLinkedQueue<MemorySegment> CACHESTAT_AREAS = new ConcurrentLinkedQueue<>();
+    /** Cleared when the kernel has no cachestat (ENOSYS) or refuses it: {@link #cached} then says no. */
+    private static volatile boolean cachestatWorks = true;
 
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
@@ -51,6 +59,11 @@ final class NativeFile implements AutoCloseable {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle FADVISE = downcall("posix_fadvise",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+
+    private static final MethodHandle SYSCALL4 = downcall("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
 
     private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... extra) {
         Linker.Option[] options = new Linker.Option[extra.length + 1];
@@ -138,6 +151,34 @@ final class NativeFile implements AutoCloseable {
     /** Asks the kernel to read the range ahead. Advice only: it cannot change content, so its result is ignored. */
     void willNeed(long offset, long length) throws IOException {
         call(state -> (int) FADVISE.invokeExact(state, fd, offset, length, POSIX_FADV_WILLNEED));
+    }
+
+    /**
+     * Whether every page of the range is in the page cache right now (dirty ones included), by
+     * {@code cachestat}. False when unknown (an older kernel, a seccomp filter): callers then take the
+     * path that works either way.
+     */
+    boolean cached(long offset, long length) throws IOException {
+        if (!cachestatWorks || length <= 0) return false;
+        long pages = (offset + length - 1) / PAGE - offset / PAGE + 1;
+        MemorySegment area = CACHESTAT_AREAS.poll();
+        if (area == null) area = Arena.global().allocate(56, 8);
+        MemorySegment range = area.asSlice(0, 16), stat = area.asSlice(16, 40);
+        try {
+            return call(state -> {
+                range.set(ValueLayout.JAVA_LONG, 0, offset);
+                range.set(ValueLayout.JAVA_LONG, 8, length);
+                long rc = (long) SYSCALL4.invokeExact(state, SYS_CACHESTAT, (long) fd, range, stat, 0L);
+                if (rc != 0) {
+                    int e = errno(state);
+                    if (e == ENOSYS || e == EPERM || e == EOPNOTSUPP) cachestatWorks = false; // no kernel support, seccomp: stop asking
+                    return false;
+                }
+                return stat.get(ValueLayout.JAVA_LONG, 0) >= pages;
+            });
+        } finally {
+            CACHESTAT_AREAS.offer(area);
+        }
     }
 
     @Override

@@ -28,6 +28,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class SparseFileVolume implements Volume {
     /** BLOCK_STATUS and friends are answered in bounded pieces; callers ask again from the last end. */
     private static final int MAX_EXTENTS_PER_CALL = 4096;
+    /** Sent through a buffer when sendfile finds the target full: small, since its only job is to wait for room. */
+    private static final int TRANSFER_WAIT_PIECE = 16 * 1024;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
 
     private final Path path;
@@ -116,6 +118,43 @@ public final class SparseFileVolume implements Volume {
         } finally {
             resizeLock.readLock().unlock();
         }
+    }
+
+    /**
+     * A sendfile transfer when every page of the range is in the page cache ({@code cachestat}), else
+     * null, so a read that needs the disk keeps going through {@link #read} on the caller's thread. The
+     * transfer holds no lock: the volume only grows, and a channel closed under it just fails it. A
+     * virtual thread's socket is non-blocking underneath, so a full socket makes sendfile return 0; one
+     * small piece then goes through {@link #read} and the target's own {@code write}, which waits for
+     * room, and sendfile resumes.
+     */
+    @Override
+    public Transfer transfer(long offset, long length) throws IOException {
+        resizeLock.readLock().lock();
+        try {
+            checkOpen();
+            checkRange(offset, length);
+            if (length == 0 || !nativeFile.cached(offset, length)) return null;
+        } finally {
+            resizeLock.readLock().unlock();
+        }
+        return target -> {
+            long pos = offset, end = offset + length;
+            ByteBuffer piece = null;
+            while (pos < end) {
+                long n = channel.transferTo(pos, end - pos, target);
+                if (n > 0) {
+                    pos += n;
+                    continue;
+                }
+                if (piece == null) piece = ByteBuffer.allocate(TRANSFER_WAIT_PIECE);
+                piece.clear().limit((int) Math.min(piece.capacity(), end - pos));
+                read(pos, piece);
+                piece.flip();
+                while (piece.hasRemaining()) target.write(piece);
+                pos += piece.limit();
+            }
+        };
     }
 
     @Override

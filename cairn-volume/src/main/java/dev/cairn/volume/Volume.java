@@ -2,6 +2,7 @@ package dev.cairn.volume;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.List;
 
 /**
@@ -28,6 +29,25 @@ public interface Volume extends AutoCloseable {
 
     /** Fills {@code dst} completely with the bytes at {@code offset}; never-written ranges read as zeros. */
     void read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * A way to send the bytes at {@code [offset, offset + length)} — what {@link #read} would return —
+     * to a channel without copying them through a buffer (a sparse file: sendfile from the page cache),
+     * or null when that is not possible or not cheap right now, e.g. the data is not all in memory. On
+     * null the caller reads instead, so slow disk reads stay on its thread and their failures come back
+     * from {@link #read}, before anything was sent. A returned transfer may still fail (the data was
+     * evicted meanwhile and reading it back failed, or the channel failed) after writing part of the
+     * range, so then the caller must give the channel up. The default: always null.
+     */
+    default Transfer transfer(long offset, long length) throws IOException {
+        return null;
+    }
+
+    /** Writes one prepared range to a channel, completely; see {@link #transfer}. */
+    @FunctionalInterface
+    interface Transfer {
+        void writeTo(WritableByteChannel target) throws IOException;
+    }
 
     /** Writes all of {@code src} at {@code offset}; with {@code fua} it is durable before return. */
     void write(long offset, ByteBuffer src, boolean fua) throws IOException;

@@ -145,6 +145,7 @@ public final class VolumeManager implements AutoCloseable {
         @Override public long size() { return shared.volume.size(); }
         @Override public boolean readOnly() { return shared.volume.readOnly(); }
         @Override public void read(long offset, ByteBuffer dst) throws IOException { shared.volume.read(offset, dst); }
+        @Override public Transfer transfer(long offset, long length) throws IOException { return shared.volume.transfer(offset, length); }
         @Override public void write(long offset, ByteBuffer src, boolean fua) throws IOException { shared.volume.write(offset, src, fua); }
         @Override public void flush() throws IOException { shared.volume.flush(); }
         @Override public void trim(long offset, long length, boolean fua) throws IOException { shared.volume.trim(offset, length, fua); }

@@ -139,6 +139,32 @@ class SparseFileVolumeTest {
         }
     }
 
+    @Test
+    void transferSendsCachedDataWithoutACopyAndDeclinesWhatIsNotInMemory() throws IOException {
+        try (var v = SparseFileVolume.create(dir.resolve("disk-t.raw"), 8L * MiB)) {
+            byte[] data = random(3 * MiB + 4096);
+            v.write(MiB, ByteBuffer.wrap(data), false); // in the page cache now (dirty)
+            Volume.Transfer t = v.transfer(MiB + 100, data.length - 200);
+            org.junit.jupiter.api.Assumptions.assumeTrue(t != null, "kernel without cachestat(2): transfers are always declined");
+            Path out = dir.resolve("out");
+            try (var ch = java.nio.channels.FileChannel.open(out, java.nio.file.StandardOpenOption.CREATE_NEW,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                t.writeTo(ch);
+                t.writeTo(ch); // a transfer can be run again: it holds no state
+            }
+            byte[] expected = Arrays.copyOfRange(data, 100, data.length - 100);
+            byte[] sent = Files.readAllBytes(out);
+            assertThat(sent).hasSize(2 * expected.length);
+            assertThat(Arrays.copyOfRange(sent, 0, expected.length)).isEqualTo(expected);
+            assertThat(Arrays.copyOfRange(sent, expected.length, sent.length)).isEqualTo(expected);
+
+            assertThat(v.transfer(6L * MiB, MiB)).as("a hole has no pages in memory").isNull();
+            assertThat(v.transfer(0, 2L * MiB)).as("partly a hole").isNull();
+            assertThat(v.transfer(MiB, 0)).isNull();
+            assertThatThrownBy(() -> v.transfer(7L * MiB, 2L * MiB)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     static byte[] read(Volume v, long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);
         v.read(offset, b);

@@ -51,4 +51,20 @@ class VolumeManagerTest {
             assertThat(Files.list(dir)).isEmpty();
         }
     }
+
+    @Test
+    void aLeaseDelegatesTransfers() throws IOException {
+        try (VolumeManager vm = new VolumeManager(dir)) {
+            vm.create("disk-tttt0001", 4L << 20);
+            try (Volume lease = vm.open("disk-tttt0001")) {
+                byte[] data = SparseFileVolumeTest.random(1 << 20);
+                lease.write(0, ByteBuffer.wrap(data), false);
+                Volume.Transfer t = lease.transfer(0, 1 << 20);
+                org.junit.jupiter.api.Assumptions.assumeTrue(t != null, "kernel without cachestat(2)");
+                java.io.ByteArrayOutputStream sink = new java.io.ByteArrayOutputStream();
+                t.writeTo(java.nio.channels.Channels.newChannel(sink));
+                assertThat(sink.toByteArray()).isEqualTo(data);
+            }
+        }
+    }
 }
