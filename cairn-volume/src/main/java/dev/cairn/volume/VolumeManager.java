@@ -10,11 +10,14 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * The node's live disks: one sparse file per disk under {@code DIR/<disk-id>.raw}.
+ * The node's live disks: one sparse file per disk under {@code DIR/<disk-id>.raw}, plus
+ * {@code <disk-id>.overlay} while the disk is layered over a base (an {@link OverlayVolume}),
+ * {@code <disk-id>.cbt} (its change-tracking set, present only between a clean close and the next
+ * open) and {@code <disk-id>.cow} (copy-before-write spill of a capture in progress).
  *
- * <p>{@link #open} hands out <em>leases</em> on one shared {@link SparseFileVolume} per disk, so every
- * NBD connection to a disk sees the same file state and a flush through any lease covers all of them.
- * The file is closed (and flushed) when the last lease is closed.
+ * <p>{@link #open} hands out <em>leases</em> on one shared {@link TrackedVolume} per disk, so every
+ * NBD connection and capture sees the same state and a flush through any lease covers all of them.
+ * The volume is closed (flushed, its tracking set saved) when the last lease is closed.
  *
  * <p><b>Threads.</b> All methods are thread-safe; the registry is guarded by {@code this}, and volume I/O
  * happens outside that lock. {@link #delete} unlinks the file at once; leases still open keep reading
@@ -24,11 +27,33 @@ import java.util.regex.Pattern;
 public final class VolumeManager implements AutoCloseable {
     private static final Pattern ID = Pattern.compile("[a-z]+-[a-z0-9]{1,32}");
 
+    /** Tracking granularity when none is given: the repository's default block size. */
+    public static final int DEFAULT_BLOCK_SIZE = 512 * 1024;
+
     private final Path dir;
+    private final int blockSize;
+    private final BaseImage.Resolver bases;
     private final Map<String, Shared> open = new HashMap<>();
 
     public VolumeManager(Path dir) throws IOException {
+        this(dir, DEFAULT_BLOCK_SIZE, BaseImage.Resolver.NONE);
+    }
+
+    /**
+     * @param blockSize change-tracking (and overlay) granularity: the snapshot repository's block size
+     * @param bases opens the bases overlays are layered over
+     */
+    public VolumeManager(Path dir, int blockSize, BaseImage.Resolver bases) throws IOException {
         this.dir = Files.createDirectories(dir);
+        this.blockSize = blockSize;
+        this.bases = bases;
+        try (var files = Files.list(this.dir)) { // spills of captures a crash interrupted: those captures failed
+            for (Path p : files.filter(f -> f.getFileName().toString().endsWith(".cow")).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    public int blockSize() {
+        return blockSize;
     }
 
     public Path directory() {
@@ -45,17 +70,59 @@ public final class VolumeManager implements AutoCloseable {
     }
 
     /** A lease on the disk's shared volume; close it when done. */
-    public Volume open(String id) throws IOException {
+    public Lease open(String id) throws IOException {
         Shared shared;
         synchronized (this) {
             shared = open.get(id);
             if (shared == null) {
-                shared = new Shared(id, SparseFileVolume.open(file(id), false));
+                shared = new Shared(id, openTracked(id));
                 open.put(id, shared);
             }
             shared.leases++;
         }
         return new Lease(shared);
+    }
+
+    private TrackedVolume openTracked(String id) throws IOException {
+        String baseLabel = OverlayVolume.baseLabelOf(meta(id));
+        Volume inner;
+        if (baseLabel == null) {
+            inner = SparseFileVolume.open(file(id), false);
+        } else {
+            BaseImage base = bases.open(baseLabel);
+            try {
+                inner = OverlayVolume.open(file(id), meta(id), base);
+            } catch (IOException | RuntimeException e) {
+                base.close();
+                throw e;
+            }
+        }
+        try {
+            return new TrackedVolume(id, inner, ChangeTracker.load(sidecar(id, ".cbt"), blockSize), sidecar(id, ".cow"));
+        } catch (IOException | RuntimeException e) {
+            inner.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Makes disk {@code id} read as the base {@code baseLabel} (a snapshot) from now on, at
+     * {@code sizeBytes}: a rollback of an existing disk, or a new disk cloned from a snapshot. Instant,
+     * and atomic across a crash (see {@link OverlayVolume#layer}). Its change tracking restarts empty,
+     * relative to that snapshot. The disk must not be open.
+     */
+    public void layer(String id, long sizeBytes, String baseLabel) throws IOException {
+        synchronized (this) {
+            if (open.containsKey(id)) throw new IllegalStateException("disk " + id + " is in use");
+        }
+        Files.deleteIfExists(sidecar(id, ".cbt")); // a crash before the new set is written leaves none: untrusted, safe
+        OverlayVolume.layer(file(id), meta(id), sizeBytes, blockSize, baseLabel);
+        ChangeTracker.write(sidecar(id, ".cbt"), blockSize, baseLabel, new org.roaringbitmap.RoaringBitmap());
+    }
+
+    /** The base the disk is layered over, or null for a plain disk. */
+    public String baseOf(String id) throws IOException {
+        return OverlayVolume.baseLabelOf(meta(id));
     }
 
     /** Grows the disk, open or not. Open leases see the new size at once. */
@@ -76,6 +143,8 @@ public final class VolumeManager implements AutoCloseable {
             open.remove(id); // later opens must not find the old volume
         }
         Files.deleteIfExists(file(id));
+        Files.deleteIfExists(meta(id));
+        Files.deleteIfExists(sidecar(id, ".cbt"));
         AtomicFiles.syncDirectory(dir);
     }
 
@@ -101,7 +170,7 @@ public final class VolumeManager implements AutoCloseable {
         IOException first = null;
         for (Shared s : all) {
             try {
-                s.volume.close();
+                closeAndSave(s);
             } catch (IOException e) {
                 if (first == null) first = e; else first.addSuppressed(e);
             }
@@ -110,8 +179,22 @@ public final class VolumeManager implements AutoCloseable {
     }
 
     private Path file(String id) {
+        return sidecar(id, ".raw");
+    }
+
+    private Path meta(String id) {
+        return sidecar(id, ".overlay");
+    }
+
+    private Path sidecar(String id, String suffix) {
         if (!ID.matcher(id).matches()) throw new IllegalArgumentException("not a volume id: " + id);
-        return dir.resolve(id + ".raw");
+        return dir.resolve(id + suffix);
+    }
+
+    /** Closes a disk's volume and, once its data is flushed, saves its tracking set for the next open. */
+    private void closeAndSave(Shared s) throws IOException {
+        s.volume.close();
+        if (Files.exists(file(s.id))) s.volume.tracker().save(sidecar(s.id, ".cbt"));
     }
 
     private void release(Shared shared) throws IOException {
@@ -119,27 +202,32 @@ public final class VolumeManager implements AutoCloseable {
             if (--shared.leases > 0) return;
             open.remove(shared.id, shared);
         }
-        shared.volume.close();
+        closeAndSave(shared);
     }
 
     private static final class Shared {
         final String id;
-        final SparseFileVolume volume;
+        final TrackedVolume volume;
         int leases; // guarded by the manager
 
-        Shared(String id, SparseFileVolume volume) {
+        Shared(String id, TrackedVolume volume) {
             this.id = id;
             this.volume = volume;
         }
     }
 
     /** One holder's handle; every call goes to the shared volume. Closing twice releases once. */
-    private final class Lease implements Volume {
+    public final class Lease implements Volume {
         private final Shared shared;
         private boolean released;
 
         Lease(Shared shared) {
             this.shared = shared;
+        }
+
+        /** The shared volume itself: for captures and flattening, which need more than {@link Volume}. */
+        public TrackedVolume tracked() {
+            return shared.volume;
         }
 
         @Override public long size() { return shared.volume.size(); }

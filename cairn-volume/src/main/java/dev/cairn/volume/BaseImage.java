@@ -1,0 +1,38 @@
+package dev.cairn.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * The read-only content an {@link OverlayVolume} is layered over: a snapshot's blocks, served on a node
+ * from its shared base cache (cairn-snapshot). Bytes past {@link #size()} read as zeros.
+ *
+ * <p><b>Threads.</b> All methods may be called concurrently. {@link #close()} releases this holder's
+ * reference; the cache behind it may live on for other holders.
+ */
+public interface BaseImage extends AutoCloseable {
+
+    /** Names the base (a manifest id): saved in the overlay's metadata and used to open it again. */
+    String label();
+
+    long size();
+
+    /** Fills {@code dst} with the bytes at {@code offset} (zeros past the end). */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** True if the block-sized range at {@code offset} is known to be all zeros without reading it. */
+    boolean isZero(long offset, long length) throws IOException;
+
+    @Override
+    void close() throws IOException;
+
+    /** Opens bases by label: how {@link VolumeManager} reattaches overlays at start-up. */
+    @FunctionalInterface
+    interface Resolver {
+        BaseImage open(String label) throws IOException;
+
+        Resolver NONE = label -> {
+            throw new IOException("no base images on this node (asked for " + label + ")");
+        };
+    }
+}

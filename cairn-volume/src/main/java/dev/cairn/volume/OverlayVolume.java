@@ -1,0 +1,415 @@
+package dev.cairn.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * A disk layered over a {@link BaseImage} (DESIGN §3): usable the moment it exists, whatever its size.
+ * Its own blocks live in a sparse file ({@code <disk>.raw}); a <em>presence</em> set says which blocks
+ * are its own. A block not present reads from the base.
+ *
+ * <p><b>What stays true.</b>
+ * <ul>
+ *   <li>A block becomes present only after its own bytes are complete in the file: a change that covers
+ *       part of an absent block first copies the base block in, under the block's stripe lock, so two
+ *       racing changes never copy over each other.</li>
+ *   <li>The presence set is saved ({@code <disk>.overlay}, with the base's label) only after an
+ *       fdatasync that covers the bytes of every block in the saved set: {@link #flush} takes a picture
+ *       of the set, syncs the file, then saves the picture. After a crash a block is present only if
+ *       its bytes are durable; otherwise it reads from the base again, which is what an unflushed
+ *       change may do.</li>
+ *   <li>Flattening ({@link #flattenBlock}) copies base blocks in the same way; once every block is
+ *       present the base is no longer needed ({@link #complete}).</li>
+ * </ul>
+ *
+ * <p><b>Threads.</b> Data calls run under the read side of {@code gate}; {@link #resize} and
+ * {@link #close} take the write side.
+ */
+public final class OverlayVolume implements Volume {
+    static final String MAGIC = "CAIRNOVL";
+    private static final int STRIPES = 64;
+
+    private final SparseFileVolume own;
+    private final BaseImage base;
+    private final Path metaFile;
+    private final int blockSize;
+    private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+    private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+    private final Object saveLock = new Object();
+    private final AtomicBoolean presenceChanged = new AtomicBoolean();
+    private volatile BlockBits present;
+    /** Set once the base is dropped: the metadata file is gone and must not come back. Guarded by saveLock. */
+    private boolean baseDropped;
+    private boolean closed;
+
+    private OverlayVolume(SparseFileVolume own, BaseImage base, Path metaFile, int blockSize, BlockBits present) {
+        this.own = own;
+        this.base = base;
+        this.metaFile = metaFile;
+        this.blockSize = blockSize;
+        this.present = present;
+        for (int i = 0; i < STRIPES; i++) stripes[i] = new ReentrantLock();
+    }
+
+    /**
+     * Makes the disk whose file is {@code ownFile} read as {@code base} from now on: saves an empty
+     * presence set naming the base, then empties the file (if there is one) to free its space. The disk
+     * reads as the base from the moment the metadata is durable, so a crash in between changes nothing
+     * — which is how a rollback and a clone stay atomic. The disk must not be open.
+     */
+    public static void layer(Path ownFile, Path metaFile, long size, int blockSize, String baseLabel) throws IOException {
+        BitmapFile.write(metaFile, MAGIC, blockSize, baseLabel, new RoaringBitmap());
+        if (Files.exists(ownFile)) {
+            try (SparseFileVolume v = SparseFileVolume.open(ownFile, false)) {
+                v.trim(0, v.size(), false);
+                if (v.size() < size) v.resize(size);
+                v.flush();
+            }
+        } else {
+            SparseFileVolume.create(ownFile, size).close();
+        }
+    }
+
+    /** The base label an overlay's metadata names, or null if {@code metaFile} does not exist (a plain disk). */
+    public static String baseLabelOf(Path metaFile) throws IOException {
+        BitmapFile f = BitmapFile.read(metaFile, MAGIC);
+        return f == null ? null : f.label();
+    }
+
+    /** Opens an overlay disk; {@code base} becomes owned by it (closed with it). */
+    public static OverlayVolume open(Path ownFile, Path metaFile, BaseImage base) throws IOException {
+        BitmapFile meta = BitmapFile.read(metaFile, MAGIC);
+        if (meta == null) throw new IOException("no overlay metadata " + metaFile);
+        if (!meta.label().equals(base.label())) throw new IOException(metaFile + " names base " + meta.label() + ", not " + base.label());
+        SparseFileVolume own = SparseFileVolume.open(ownFile, false);
+        long blocks = (own.size() + meta.blockSize() - 1) / meta.blockSize();
+        return new OverlayVolume(own, base, metaFile, meta.blockSize(), BlockBits.of(meta.bitmap(), blocks));
+    }
+
+    public BaseImage base() {
+        return base;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** The blocks the disk holds itself (written, trimmed or copied in). */
+    public RoaringBitmap ownBlocks() {
+        return present.toBitmap();
+    }
+
+    public long blockCount() {
+        return present.length();
+    }
+
+    /** Number of blocks still read from the base. */
+    public long missingBlocks() {
+        BlockBits p = present;
+        return p.length() - p.cardinality();
+    }
+
+    /** True once no block reads from the base any more: the disk could be a plain one. */
+    public boolean complete() {
+        return missingBlocks() == 0;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            checkRange(offset, dst.remaining());
+            BlockBits p = present;
+            long pos = offset;
+            while (dst.hasRemaining()) {
+                long block = pos / blockSize;
+                // the longest run of blocks of one kind, so a present range is one pread
+                boolean mine = p.get(block);
+                long runEnd = (block + 1) * blockSize;
+                long end = pos + dst.remaining();
+                while (runEnd < end && p.get(runEnd / blockSize) == mine) runEnd += blockSize;
+                int n = (int) (Math.min(runEnd, end) - pos);
+                ByteBuffer part = dst.slice(dst.position(), n);
+                if (mine) own.read(pos, part); else base.read(pos, part);
+                dst.position(dst.position() + n);
+                pos += n;
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public Transfer transfer(long offset, long length) throws IOException {
+        BlockBits p = present;
+        for (long b = offset / blockSize; b <= (offset + length - 1) / blockSize; b++) if (!p.get(b)) return null;
+        return own.transfer(offset, length);
+    }
+
+    // ---------------------------------------------------------------- changes
+
+    /** One change applied to a sub-range of the own file. */
+    @FunctionalInterface
+    private interface Change {
+        void apply(long offset, long length, long srcOffset) throws IOException;
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        ByteBuffer data = src.duplicate();
+        int start = data.position();
+        change(offset, src.remaining(), fua, (off, len, at) -> own.write(off, data.slice(start + (int) at, (int) len), false));
+        src.position(src.limit());
+    }
+
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        change(offset, length, fua, (off, len, at) -> own.trim(off, len, false));
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException {
+        change(offset, length, fua, (off, len, at) -> own.writeZeroes(off, len, mayPunch, false));
+    }
+
+    private void change(long offset, long length, boolean fua, Change c) throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            checkRange(offset, length);
+            if (length == 0) return;
+            BlockBits p = present;
+            long first = offset / blockSize;
+            long last = (offset + length - 1) / blockSize;
+            boolean allMine = true;
+            for (long b = first; b <= last && allMine; b++) allMine = p.get(b);
+            if (allMine) {
+                c.apply(offset, length, 0);
+            } else {
+                for (long b = first; b <= last; b++) {
+                    long from = Math.max(offset, b * blockSize);
+                    long to = Math.min(offset + length, (b + 1) * blockSize);
+                    if (p.get(b)) {
+                        c.apply(from, to - from, from - offset);
+                        continue;
+                    }
+                    ReentrantLock lock = stripes[(int) (b % STRIPES)];
+                    lock.lock();
+                    try {
+                        if (!p.get(b)) {
+                            boolean whole = from == b * blockSize && to == Math.min((b + 1) * blockSize, own.size());
+                            if (!whole) copyIn(b);
+                        }
+                        c.apply(from, to - from, from - offset);
+                        if (p.set(b)) presenceChanged.set(true);
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+        if (fua) flush(); // the change and, if it made blocks present, the presence set
+    }
+
+    /** Copies base block {@code b} into the own file (holes stay holes). Caller holds the block's stripe. */
+    private void copyIn(long b) throws IOException {
+        long off = b * blockSize;
+        int len = (int) Math.min(blockSize, own.size() - off);
+        if (base.isZero(off, len)) {
+            own.trim(off, len, false);
+            return;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(len);
+        base.read(off, buf);
+        buf.flip();
+        own.write(off, buf, false);
+    }
+
+    /**
+     * Makes block {@code b} the disk's own by copying it from the base, if it is not already
+     * (flatten). Returns true if it copied. Durable with the next {@link #flush}.
+     */
+    public boolean flattenBlock(long b) throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            BlockBits p = present;
+            if (b >= p.length() || p.get(b)) return false;
+            ReentrantLock lock = stripes[(int) (b % STRIPES)];
+            lock.lock();
+            try {
+                if (p.get(b)) return false;
+                copyIn(b);
+                if (p.set(b)) presenceChanged.set(true);
+                return true;
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /**
+     * Once every block is the disk's own: makes that durable and removes the metadata, so the disk
+     * opens as a plain one from now on (this object goes on serving it). Returns false if blocks are
+     * still missing.
+     */
+    public boolean dropBaseIfComplete() throws IOException {
+        if (!complete()) return false;
+        flush();
+        synchronized (saveLock) {
+            if (!baseDropped) {
+                Files.deleteIfExists(metaFile);
+                AtomicFiles.syncDirectory(metaFile.toAbsolutePath().getParent());
+                baseDropped = true;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public void flush() throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            synchronized (saveLock) { // one save at a time, so an older picture never replaces a newer one
+                boolean changed = presenceChanged.getAndSet(false);
+                RoaringBitmap picture = changed ? present.toBitmap() : null; // blocks in it have their bytes written
+                try {
+                    own.flush();
+                    if (changed && !baseDropped) BitmapFile.write(metaFile, MAGIC, blockSize, base.label(), picture);
+                } catch (IOException | RuntimeException e) {
+                    if (changed) presenceChanged.set(true);
+                    throw e;
+                }
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public boolean fastZero(boolean mayPunch) {
+        return own.fastZero(mayPunch);
+    }
+
+    @Override
+    public void prefetch(long offset, long length) throws IOException {
+        own.prefetch(offset, length);
+    }
+
+    /** Present blocks report the own file's allocation; absent ones report data unless the base knows them to be zeros. */
+    @Override
+    public List<Extent> extents(long offset, long length) throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            checkRange(offset, length);
+            List<Extent> out = new ArrayList<>();
+            BlockBits p = present;
+            long pos = offset;
+            long end = offset + length;
+            int budget = 4096;
+            while (pos < end && budget-- > 0) {
+                long block = pos / blockSize;
+                long blockEnd = Math.min(end, (block + 1) * blockSize);
+                if (p.get(block)) {
+                    for (Extent e : own.extents(pos, blockEnd - pos)) add(out, e);
+                    pos = out.getLast().end();
+                } else {
+                    boolean zero = base.isZero(block * blockSize, Math.min(blockSize, size() - block * blockSize));
+                    add(out, new Extent(pos, blockEnd - pos, zero, zero));
+                    pos = blockEnd;
+                }
+            }
+            return out;
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    private static void add(List<Extent> out, Extent e) {
+        if (!out.isEmpty()) {
+            Extent last = out.getLast();
+            if (last.hole() == e.hole() && last.zero() == e.zero() && last.end() == e.offset()) {
+                out.set(out.size() - 1, new Extent(last.offset(), last.length() + e.length(), e.hole(), e.zero()));
+                return;
+            }
+        }
+        out.add(e);
+    }
+
+    @Override
+    public void resize(long newSize) throws IOException {
+        gate.writeLock().lock();
+        try {
+            checkOpen();
+            own.resize(newSize);
+            present = present.resized((newSize + blockSize - 1) / blockSize);
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public long size() {
+        return own.size();
+    }
+
+    @Override
+    public boolean readOnly() {
+        return false;
+    }
+
+    @Override
+    public void close() throws IOException {
+        gate.writeLock().lock();
+        try {
+            if (closed) return;
+            closed = true;
+        } finally {
+            gate.writeLock().unlock();
+        }
+        try {
+            synchronized (saveLock) {
+                own.flush();
+                if (presenceChanged.getAndSet(false) && !baseDropped) BitmapFile.write(metaFile, MAGIC, blockSize, base.label(), present.toBitmap());
+            }
+        } finally {
+            try {
+                own.close();
+            } finally {
+                base.close();
+            }
+        }
+    }
+
+    private void checkOpen() throws IOException {
+        if (closed) throw new IOException("volume " + own.path() + " is closed");
+    }
+
+    private void checkRange(long offset, long length) {
+        if (offset < 0 || length < 0 || offset + length > own.size()) {
+            throw new IllegalArgumentException("range " + offset + "+" + length + " outside volume of " + own.size() + " bytes");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "overlay " + own.path() + " over " + base.label();
+    }
+}

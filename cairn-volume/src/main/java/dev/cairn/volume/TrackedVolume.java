@@ -1,0 +1,366 @@
+package dev.cairn.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.roaringbitmap.RoaringBitmap;
+
+/**
+ * A disk's volume with changed-block tracking and copy-before-write capture (DESIGN §3–4). Every disk
+ * that {@link VolumeManager} opens is one of these, around a {@link SparseFileVolume} or an
+ * {@link OverlayVolume}.
+ *
+ * <p><b>The barrier.</b> Every change (write, trim, zeroing, resize) runs under the read side of
+ * {@code gate}. {@link #beginCapture} takes the write side: changes in flight finish, the set
+ * <em>D</em> of blocks to capture is frozen (the tracker's set, plus whatever the caller adds for a
+ * full rescan), an empty set starts, and changes resume — milliseconds, whatever the disk size.
+ *
+ * <p><b>Copy-before-write.</b> Until the capture ends, a change that touches a block of D that has not
+ * been taken yet first copies the block's old bytes to a spill file ({@code DIR/<disk>.cow}), then
+ * proceeds. The capture reads each block of D exactly once through {@link Capture#read}: from the live
+ * volume if no change took it first, else from the spill file. Whoever takes a block does so under the
+ * block's stripe lock, so each block of D is read as it was at the barrier — never a mix.
+ *
+ * <p>Reads, flushes and extents pass straight through (they change nothing).
+ */
+public final class TrackedVolume implements Volume {
+    private static final int STRIPES = 64;
+
+    private final String name;
+    private final Volume inner;
+    private final ChangeTracker tracker;
+    private final Path spillFile;
+    private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+    private volatile Capture capture;
+
+    public TrackedVolume(String name, Volume inner, ChangeTracker tracker, Path spillFile) {
+        this.name = name;
+        this.inner = inner;
+        this.tracker = tracker;
+        this.spillFile = spillFile;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public ChangeTracker tracker() {
+        return tracker;
+    }
+
+    /** The volume underneath: a {@link SparseFileVolume} or an {@link OverlayVolume}. */
+    public Volume inner() {
+        return inner;
+    }
+
+    /** The capture in progress, if any. */
+    public Capture capture() {
+        return capture;
+    }
+
+    /**
+     * Every block a capture from nothing must read: the blocks holding data (a plain disk) or the
+     * blocks the disk holds itself rather than its base (an overlay, captured relative to its base).
+     * Computed without the barrier: blocks changed meanwhile are in the tracker's set anyway.
+     */
+    public RoaringBitmap blocksForFullCapture() throws IOException {
+        if (inner instanceof OverlayVolume o) return o.ownBlocks();
+        RoaringBitmap blocks = new RoaringBitmap();
+        int bs = tracker.blockSize();
+        long pos = 0;
+        long size = inner.size();
+        while (pos < size) {
+            List<Extent> extents = inner.extents(pos, size - pos);
+            for (Extent e : extents) {
+                if (!e.hole()) blocks.add(e.offset() / bs, (e.end() - 1) / bs + 1);
+                pos = e.end();
+            }
+        }
+        return blocks;
+    }
+
+    /** The label of the base the disk is layered over (an overlay), or null for a plain disk. */
+    public String baseLabel() {
+        return inner instanceof OverlayVolume o ? o.base().label() : null;
+    }
+
+    /** Starts a capture of this volume; see {@link #beginCaptures}. */
+    public Capture beginCapture(RoaringBitmap extra) {
+        return beginCaptures(List.of(this), java.util.Collections.singletonList(extra)).getFirst();
+    }
+
+    /**
+     * Puts one barrier across several volumes at once (a crash-consistent group): all their changes in
+     * flight finish, then each one's D = its tracked set ∪ {@code extra[i]} is frozen. Fails, starting
+     * nothing, if one of them is already capturing.
+     */
+    public static List<Capture> beginCaptures(List<TrackedVolume> volumes, List<RoaringBitmap> extra) {
+        List<TrackedVolume> ordered = new ArrayList<>(volumes);
+        ordered.sort(Comparator.comparing(TrackedVolume::name)); // one lock order: no deadlock between groups
+        List<Capture> started = new ArrayList<>();
+        List<TrackedVolume> locked = new ArrayList<>();
+        try {
+            for (TrackedVolume v : ordered) {
+                v.gate.writeLock().lock();
+                locked.add(v);
+                if (v.capture != null) throw new IllegalStateException(v.name + " is already being captured");
+            }
+            for (int i = 0; i < volumes.size(); i++) {
+                TrackedVolume v = volumes.get(i);
+                RoaringBitmap d = v.tracker.swap();
+                if (extra.get(i) != null) d.or(extra.get(i));
+                long size = v.inner.size();
+                long blocks = (size + v.tracker.blockSize() - 1) / v.tracker.blockSize();
+                d.remove(blocks, 0x1_0000_0000L); // nothing past the end (a set kept across a shrink-free life; defensive)
+                started.add(new Capture(v, d, size, v.tracker.trusted() ? v.tracker.label() : null));
+            }
+            for (Capture c : started) c.volume.capture = c;
+            return started;
+        } catch (RuntimeException e) {
+            for (Capture c : started) {
+                c.volume.tracker.giveBack(c.blocks);
+                c.closeSpill();
+            }
+            throw e;
+        } finally {
+            for (TrackedVolume v : locked) v.gate.writeLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- changes: mark, preserve, pass on
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        gate.readLock().lock();
+        try {
+            beforeChange(offset, src.remaining());
+            inner.write(offset, src, fua);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        gate.readLock().lock();
+        try {
+            beforeChange(offset, length);
+            inner.trim(offset, length, fua);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException {
+        gate.readLock().lock();
+        try {
+            beforeChange(offset, length);
+            inner.writeZeroes(offset, length, mayPunch, fua);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void resize(long newSize) throws IOException {
+        gate.readLock().lock(); // growing changes no block a capture holds; new blocks read as zeros
+        try {
+            inner.resize(newSize);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    private void beforeChange(long offset, long length) throws IOException {
+        if (length <= 0 || offset < 0 || offset + length > inner.size()) return; // inner rejects it
+        Capture c = capture;
+        if (c != null) c.preserve(offset, length);
+        tracker.mark(offset, length);
+    }
+
+    // ---------------------------------------------------------------- pass-through
+
+    @Override public long size() { return inner.size(); }
+    @Override public boolean readOnly() { return inner.readOnly(); }
+    @Override public void read(long offset, ByteBuffer dst) throws IOException { inner.read(offset, dst); }
+    @Override public Transfer transfer(long offset, long length) throws IOException { return inner.transfer(offset, length); }
+    @Override public void flush() throws IOException { inner.flush(); }
+    @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
+    @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
+    @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
+
+    /** Flushes and closes the inner volume. A capture still running fails; its blocks count as changed. */
+    @Override
+    public void close() throws IOException {
+        Capture c = capture;
+        if (c != null) c.finish(false);
+        inner.close();
+    }
+
+    @Override
+    public String toString() {
+        return "tracked " + inner;
+    }
+
+    /**
+     * One capture: the blocks of D as they were at the barrier. Read each block once with
+     * {@link #read}, then {@link #finish} it: with success once the snapshot is durable, without when
+     * it failed (D then counts as changed again, so the next snapshot takes it).
+     */
+    public static final class Capture {
+        private final TrackedVolume volume;
+        private final RoaringBitmap blocks;
+        private final BlockBits taken;
+        private final long sizeAtBarrier;
+        private final String relativeTo;
+        private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+        private final Object spillLock = new Object();
+        private FileChannel spill; // opened on first use; guarded by spillLock
+        private volatile boolean finished;
+
+        private Capture(TrackedVolume volume, RoaringBitmap blocks, long sizeAtBarrier, String relativeTo) {
+            this.volume = volume;
+            this.blocks = blocks;
+            this.sizeAtBarrier = sizeAtBarrier;
+            this.relativeTo = relativeTo;
+            long count = (sizeAtBarrier + volume.tracker.blockSize() - 1) / volume.tracker.blockSize();
+            this.taken = new BlockBits(count);
+            for (int i = 0; i < STRIPES; i++) stripes[i] = new ReentrantLock();
+        }
+
+        /** D: the blocks to read (do not modify). */
+        public RoaringBitmap blocks() {
+            return blocks;
+        }
+
+        public long sizeAtBarrier() {
+            return sizeAtBarrier;
+        }
+
+        public int blockSize() {
+            return volume.tracker.blockSize();
+        }
+
+        /** The label D is relative to (the tracker's, if it was trusted at the barrier), else null: D is not complete on its own. */
+        public String relativeTo() {
+            return relativeTo;
+        }
+
+        public int blockLength(long block) {
+            return (int) Math.min(blockSize(), sizeAtBarrier - block * blockSize());
+        }
+
+        /** Reads block {@code block} of D as it was at the barrier into {@code dst} (exactly {@link #blockLength} bytes). */
+        public void read(long block, ByteBuffer dst) throws IOException {
+            if (!blocks.contains((int) block)) throw new IllegalArgumentException("block " + block + " is not captured");
+            int len = blockLength(block);
+            if (dst.remaining() != len) throw new IllegalArgumentException("block " + block + " has " + len + " bytes");
+            ReentrantLock lock = stripes[(int) (block % STRIPES)];
+            lock.lock();
+            try {
+                if (finished) throw new IOException("capture of " + volume.name + " has ended");
+                if (taken.set(block)) {
+                    volume.inner.read(block * blockSize(), dst); // nobody changed it since the barrier
+                    return;
+                }
+            } finally {
+                lock.unlock();
+            }
+            readSpill(block, dst); // a change took it first and wrote its old bytes here, under the lock
+        }
+
+        private void preserve(long offset, long length) throws IOException {
+            int bs = blockSize();
+            long first = offset / bs;
+            long last = Math.min((offset + length - 1) / bs, taken.length() - 1);
+            for (long b = first; b <= last; b++) {
+                if (!blocks.contains((int) b) || taken.get(b)) continue;
+                ReentrantLock lock = stripes[(int) (b % STRIPES)];
+                lock.lock();
+                try {
+                    if (finished || !taken.set(b)) continue;
+                    ByteBuffer old = ByteBuffer.allocate(blockLength(b));
+                    volume.inner.read(b * bs, old);
+                    old.flip();
+                    writeSpill(b, old);
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+
+        private void writeSpill(long block, ByteBuffer bytes) throws IOException {
+            FileChannel ch;
+            synchronized (spillLock) {
+                if (spill == null) {
+                    spill = FileChannel.open(volume.spillFile, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                            StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
+                }
+                ch = spill;
+            }
+            long pos = block * blockSize();
+            while (bytes.hasRemaining()) pos += ch.write(bytes, pos);
+        }
+
+        private void readSpill(long block, ByteBuffer dst) throws IOException {
+            FileChannel ch;
+            synchronized (spillLock) {
+                ch = spill;
+            }
+            if (ch == null) throw new IOException("capture of " + volume.name + ": block " + block + " was taken twice");
+            long pos = block * blockSize();
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst, pos);
+                if (n < 0) throw new IOException("capture spill of " + volume.name + " is short at block " + block);
+                pos += n;
+            }
+        }
+
+        /**
+         * Ends the capture. {@code durableAs} non-null: the snapshot of D is durable under that label and
+         * the tracker is now relative to it. Null: it failed, D counts as changed again. Idempotent.
+         */
+        public void finish(String durableAs) {
+            finish(durableAs != null, durableAs);
+        }
+
+        private void finish(boolean success) {
+            finish(success, null);
+        }
+
+        private void finish(boolean success, String label) {
+            volume.gate.writeLock().lock(); // no change is between preserve and its write
+            try {
+                if (finished) return;
+                finished = true;
+                if (success) volume.tracker.captured(label);
+                else volume.tracker.giveBack(blocks);
+                if (volume.capture == this) volume.capture = null;
+            } finally {
+                volume.gate.writeLock().unlock();
+            }
+            closeSpill();
+        }
+
+        private void closeSpill() {
+            synchronized (spillLock) {
+                if (spill != null) {
+                    try {
+                        spill.close();
+                    } catch (IOException ignored) {
+                        // DELETE_ON_CLOSE: the file is gone either way; nothing was promised about it
+                    }
+                    spill = null;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package dev.cairn.volume;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OverlayVolumeTest {
+    static final int BS = 64 * 1024;
+    static final int SIZE = 16 * BS;
+    @TempDir Path dir;
+
+    Path own() { return dir.resolve("disk-a.raw"); }
+    Path meta() { return dir.resolve("disk-a.overlay"); }
+
+    static byte[] baseBytes() {
+        byte[] b = new byte[SIZE];
+        new Random(7).nextBytes(b);
+        Arrays.fill(b, 3 * BS, 5 * BS, (byte) 0); // two zero blocks: holes in the base
+        return b;
+    }
+
+    OverlayVolume open(byte[] base) throws IOException {
+        return OverlayVolume.open(own(), meta(), new MemoryBase("m-1", base));
+    }
+
+    @Test
+    void readsTheBaseUntilWrittenThenItsOwnBytes() throws IOException {
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        byte[] model = base.clone();
+        try (OverlayVolume v = open(base)) {
+            assertThat(read(v, 0, SIZE)).isEqualTo(model);
+            write(v, model, BS + 100, 300);          // partial block: base copied in first
+            write(v, model, 6 * BS, 2 * BS);         // whole blocks
+            v.trim(9 * BS + 5, 10, false);            // partial trim
+            Arrays.fill(model, 9 * BS + 5, 9 * BS + 15, (byte) 0);
+            v.writeZeroes(10 * BS, BS, true, false);
+            Arrays.fill(model, 10 * BS, 11 * BS, (byte) 0);
+            assertThat(read(v, 0, SIZE)).isEqualTo(model);
+            assertThat(v.ownBlocks().toArray()).containsExactly(1, 6, 7, 9, 10);
+            assertThat(v.extents(3 * BS, 2 * BS)).containsExactly(new Volume.Extent(3 * BS, 2 * BS, true, true));
+        }
+        try (OverlayVolume v = open(base)) { // closed cleanly: presence kept
+            assertThat(read(v, 0, SIZE)).isEqualTo(model);
+            assertThat(v.missingBlocks()).isEqualTo(11);
+        }
+    }
+
+    @Test
+    void aCrashLosesOnlyUnflushedChangesAndNeverShowsHalfCopiedBlocks() throws IOException {
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        byte[] flushed = base.clone();
+        OverlayVolume crashed = open(base);
+        write(crashed, flushed, 2 * BS + 7, 1000);
+        crashed.flush();
+        byte[] later = flushed.clone();
+        write(crashed, later, 8 * BS + 1, 10); // never flushed
+        // "crash": the process dies without closing; a new process opens the same files
+        try (OverlayVolume v = open(base)) {
+            byte[] now = read(v, 0, SIZE);
+            assertThat(Arrays.copyOfRange(now, 0, 8 * BS)).isEqualTo(Arrays.copyOfRange(flushed, 0, 8 * BS));
+            assertThat(Arrays.copyOfRange(now, 9 * BS, SIZE)).isEqualTo(Arrays.copyOfRange(flushed, 9 * BS, SIZE));
+            assertThat(v.ownBlocks().toArray()).containsExactly(2); // block 8 was not flushed: it reads as the base
+        }
+    }
+
+    @Test
+    void flattenMakesEveryBlockItsOwnThenTheDiskOpensPlain() throws IOException {
+        byte[] base = baseBytes();
+        try (var vm = new VolumeManager(dir, BS, label -> new MemoryBase(label, base))) {
+            vm.create("disk-b", SIZE); // an existing disk being rolled back
+            try (Volume v = vm.open("disk-b")) {
+                v.write(0, ByteBuffer.wrap(new byte[] {1, 2, 3}), true);
+            }
+            vm.layer("disk-b", SIZE, "m-1");
+            assertThat(vm.baseOf("disk-b")).isEqualTo("m-1");
+            byte[] model = base.clone();
+            try (VolumeManager.Lease lease = vm.open("disk-b")) {
+                assertThat(read(lease, 0, SIZE)).isEqualTo(model);
+                write(lease, model, 4 * BS + 9, 9);
+                OverlayVolume o = (OverlayVolume) lease.tracked().inner();
+                long copied = 0;
+                for (long b = 0; b < o.blockCount(); b++) if (o.flattenBlock(b)) copied++;
+                assertThat(copied).isEqualTo(15);
+                assertThat(o.dropBaseIfComplete()).isTrue();
+                assertThat(read(lease, 0, SIZE)).isEqualTo(model);
+                write(lease, model, 0, 10);
+            }
+            assertThat(vm.baseOf("disk-b")).isNull();
+            assertThat(Files.exists(dir.resolve("disk-b.overlay"))).isFalse();
+            try (VolumeManager.Lease lease = vm.open("disk-b")) {
+                assertThat(lease.tracked().inner()).isInstanceOf(SparseFileVolume.class);
+                assertThat(read(lease, 0, SIZE)).isEqualTo(model);
+            }
+        }
+    }
+
+    @Test
+    void racingPartialWritesToOneAbsentBlockKeepBoth() throws Exception {
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        try (OverlayVolume v = open(base)) {
+            Thread[] threads = new Thread[8];
+            for (int t = 0; t < threads.length; t++) {
+                int n = t;
+                threads[t] = Thread.ofVirtual().start(() -> {
+                    try {
+                        v.write(5 * BS + n * 512L, ByteBuffer.wrap(filled(512, (byte) (n + 1))), false);
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+            }
+            for (Thread t : threads) t.join();
+            byte[] block = read(v, 5 * BS, BS);
+            for (int n = 0; n < 8; n++) assertThat(Arrays.copyOfRange(block, n * 512, n * 512 + 512)).isEqualTo(filled(512, (byte) (n + 1)));
+            assertThat(Arrays.copyOfRange(block, 4096, BS)).isEqualTo(Arrays.copyOfRange(base, 5 * BS + 4096, 6 * BS));
+        }
+    }
+
+    static byte[] filled(int n, byte b) {
+        byte[] a = new byte[n];
+        Arrays.fill(a, b);
+        return a;
+    }
+
+    static void write(Volume v, byte[] model, long offset, int length) throws IOException {
+        byte[] data = new byte[length];
+        new Random(offset).nextBytes(data);
+        v.write(offset, ByteBuffer.wrap(data), false);
+        System.arraycopy(data, 0, model, (int) offset, length);
+    }
+
+    static byte[] read(Volume v, long offset, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        v.read(offset, b);
+        return b.array();
+    }
+}

@@ -1,0 +1,171 @@
+package dev.cairn.volume;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.roaringbitmap.RoaringBitmap;
+
+class TrackedVolumeTest {
+    static final int BS = 64 * 1024;
+    static final int SIZE = 64 * BS;
+    @TempDir Path dir;
+
+    @Test
+    void theCaptureIsTheDiskAtTheBarrierWhileWritersKeepWriting() throws Exception {
+        try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
+            vm.create("disk-a", SIZE);
+            try (VolumeManager.Lease disk = vm.open("disk-a")) {
+                byte[] initial = new byte[SIZE];
+                new Random(1).nextBytes(initial);
+                Arrays.fill(initial, 10 * BS, 20 * BS, (byte) 0);
+                disk.write(0, ByteBuffer.wrap(initial), false);
+                disk.trim(10 * BS, 10 * BS, false);
+                TrackedVolume tv = disk.tracked();
+                RoaringBitmap full = tv.blocksForFullCapture();
+                assertThat(full.getCardinality()).isEqualTo(54);
+
+                TrackedVolume.Capture c = tv.beginCapture(full);
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicLong writes = new AtomicLong();
+                List<Thread> writers = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    int seed = t;
+                    writers.add(Thread.ofPlatform().start(() -> {
+                        Random r = new Random(seed);
+                        byte[] junk = new byte[4096 * 3];
+                        try {
+                            while (!stop.get()) {
+                                r.nextBytes(junk);
+                                long off = (long) r.nextInt(SIZE / 4096 - 3) * 4096;
+                                switch (r.nextInt(3)) {
+                                    case 0 -> disk.write(off, ByteBuffer.wrap(junk), false);
+                                    case 1 -> disk.trim(off, 8192, false);
+                                    default -> disk.writeZeroes(off, 4096, false, false);
+                                }
+                                writes.incrementAndGet();
+                            }
+                        } catch (IOException e) {
+                            throw new RuntimeException(e);
+                        }
+                    }));
+                }
+                List<Integer> order = new ArrayList<>();
+                c.blocks().forEach((int b) -> order.add(b));
+                Collections.shuffle(order, new Random(3));
+                for (int b : order) {
+                    ByteBuffer buf = ByteBuffer.allocate(c.blockLength(b));
+                    c.read(b, buf);
+                    assertThat(buf.array()).as("block %d", b).isEqualTo(Arrays.copyOfRange(initial, b * BS, (b + 1) * BS));
+                    Thread.sleep(1);
+                }
+                stop.set(true);
+                for (Thread w : writers) w.join();
+                assertThat(writes.get()).isGreaterThan(100);
+                c.finish("m-1");
+                assertThat(tv.capture()).isNull();
+                assertThat(tv.tracker().trusted()).isTrue();
+                assertThat(tv.tracker().label()).isEqualTo("m-1");
+                assertThat(tv.tracker().changedBlocks()).isGreaterThan(0);
+                assertThat(Files.exists(dir.resolve("disk-a.cow"))).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void aFailedCaptureGivesItsBlocksBackAndOnlyOneCaptureRunsAtATime() throws IOException {
+        try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
+            vm.create("disk-a", SIZE);
+            try (VolumeManager.Lease disk = vm.open("disk-a")) {
+                TrackedVolume tv = disk.tracked();
+                disk.write(3 * BS, ByteBuffer.allocate(10), false);
+                assertThat(tv.tracker().trusted()).isFalse();
+                TrackedVolume.Capture c = tv.beginCapture(null);
+                assertThat(c.blocks().toArray()).containsExactly(3);
+                assertThat(c.relativeTo()).isNull();
+                assertThatThrownBy(() -> tv.beginCapture(null)).isInstanceOf(IllegalStateException.class);
+                disk.write(7 * BS, ByteBuffer.allocate(10), false);
+                c.finish(null);
+                assertThat(tv.tracker().trusted()).isFalse();
+                TrackedVolume.Capture again = tv.beginCapture(null);
+                assertThat(again.blocks().toArray()).containsExactly(3, 7);
+                again.finish("m-2");
+            }
+        }
+    }
+
+    @Test
+    void aGroupBarrierFreezesSeveralDisksAtOnce() throws IOException {
+        try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
+            vm.create("disk-a", SIZE);
+            vm.create("disk-b", SIZE);
+            try (VolumeManager.Lease a = vm.open("disk-a"); VolumeManager.Lease b = vm.open("disk-b")) {
+                a.write(0, ByteBuffer.wrap(new byte[] {1}), false);
+                b.write(BS, ByteBuffer.wrap(new byte[] {2}), false);
+                var captures = TrackedVolume.beginCaptures(List.of(b.tracked(), a.tracked()), Arrays.asList(null, null));
+                a.write(0, ByteBuffer.wrap(new byte[] {9}), false);
+                b.write(BS, ByteBuffer.wrap(new byte[] {9}), false);
+                ByteBuffer got = ByteBuffer.allocate(BS);
+                captures.get(1).read(0, got);
+                assertThat(got.get(0)).isEqualTo((byte) 1);
+                got.clear();
+                captures.get(0).read(1, got);
+                assertThat(got.get(0)).isEqualTo((byte) 2);
+                captures.forEach(c -> c.finish("g"));
+            }
+        }
+    }
+
+    @Test
+    void theTrackingSetSurvivesACleanCloseButNotACrash() throws IOException {
+        try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
+            vm.create("disk-a", SIZE);
+            try (VolumeManager.Lease disk = vm.open("disk-a")) {
+                disk.tracked().beginCapture(disk.tracked().blocksForFullCapture()).finish("m-1");
+                disk.write(5 * BS, ByteBuffer.allocate(1), false);
+            }
+            assertThat(Files.exists(dir.resolve("disk-a.cbt"))).isTrue();
+            VolumeManager.Lease disk = vm.open("disk-a");
+            assertThat(Files.exists(dir.resolve("disk-a.cbt"))).as("removed while open").isFalse();
+            assertThat(disk.tracked().tracker().trusted()).isTrue();
+            assertThat(disk.tracked().tracker().label()).isEqualTo("m-1");
+            TrackedVolume.Capture c = disk.tracked().beginCapture(null);
+            assertThat(c.blocks().toArray()).containsExactly(5);
+            c.finish(null);
+            // "crash": never closed; another manager (process) opens the disk
+            try (var other = new VolumeManager(dir, BS, BaseImage.Resolver.NONE); VolumeManager.Lease again = other.open("disk-a")) {
+                assertThat(again.tracked().tracker().trusted()).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void aDamagedTrackingFileIsDistrusted() throws IOException {
+        Path f = dir.resolve("x.cbt");
+        RoaringBitmap set = RoaringBitmap.bitmapOf(1, 2, 3);
+        ChangeTracker.write(f, BS, "m-9", set);
+        byte[] bytes = Files.readAllBytes(f);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(f, bytes);
+        assertThat(ChangeTracker.load(f, BS).trusted()).isFalse();
+        ChangeTracker.write(f, BS, "m-9", set);
+        assertThat(ChangeTracker.load(f, BS * 2).trusted()).as("other block size").isFalse();
+        ChangeTracker.write(f, BS, "m-9", set);
+        ChangeTracker t = ChangeTracker.load(f, BS);
+        assertThat(t.trusted()).isTrue();
+        assertThat(t.changedBlocks()).isEqualTo(3);
+        assertThat(Files.exists(f)).isFalse();
+    }
+}
