@@ -8,17 +8,17 @@ import org.roaringbitmap.RoaringBitmap;
  * (one bit per block in an {@link AtomicLongArray}: 4 MiB for 32 M blocks, a 16 TiB disk in 512 KiB
  * blocks). Used where RoaringBitmap, which is not thread-safe, would need a lock on every I/O.
  */
-final class BlockBits {
+public final class BlockBits {
     private final long length;
     private final AtomicLongArray words;
 
-    BlockBits(long length) {
+    public BlockBits(long length) {
         if (length < 0 || (length + 63) / 64 > Integer.MAX_VALUE) throw new IllegalArgumentException("bad length " + length);
         this.length = length;
         this.words = new AtomicLongArray((int) ((length + 63) / 64));
     }
 
-    static BlockBits of(RoaringBitmap set, long length) {
+    public static BlockBits of(RoaringBitmap set, long length) {
         BlockBits b = new BlockBits(length);
         set.forEach((int i) -> {
             if (Integer.toUnsignedLong(i) < length) b.set(Integer.toUnsignedLong(i));
@@ -26,16 +26,16 @@ final class BlockBits {
         return b;
     }
 
-    long length() {
+    public long length() {
         return length;
     }
 
-    boolean get(long i) {
+    public boolean get(long i) {
         return i < length && (words.get((int) (i >>> 6)) & (1L << i)) != 0;
     }
 
     /** Sets bit {@code i}; true if it was clear. */
-    boolean set(long i) {
+    public boolean set(long i) {
         int w = (int) (i >>> 6);
         long bit = 1L << i;
         long old;
@@ -47,7 +47,7 @@ final class BlockBits {
     }
 
     /** A copy {@code newLength} long: bits below both lengths kept, new ones clear. */
-    BlockBits resized(long newLength) {
+    public BlockBits resized(long newLength) {
         BlockBits b = new BlockBits(newLength);
         int n = Math.min(words.length(), b.words.length());
         for (int w = 0; w < n; w++) b.words.set(w, words.get(w));
@@ -57,14 +57,14 @@ final class BlockBits {
         return b;
     }
 
-    long cardinality() {
+    public long cardinality() {
         long c = 0;
         for (int w = 0; w < words.length(); w++) c += Long.bitCount(words.get(w));
         return c;
     }
 
     /** The set bits as a bitmap (a consistent picture only if nobody sets bits meanwhile, or the caller accepts a mix). */
-    RoaringBitmap toBitmap() {
+    public RoaringBitmap toBitmap() {
         RoaringBitmap r = new RoaringBitmap();
         for (int w = 0; w < words.length(); w++) {
             long bits = words.get(w);

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# bench/snapshot.sh — snapshot-style backups of one deterministic disk image: a full backup, an incremental
+# after 1% scattered 64 KiB changes, and a full restore, with restic and borg (the anchors) and, once wired,
+# Cairn, in one run on one disk. Prints a Markdown table for docs/benchmarks.md; Cairn rows add ratios.
+#
+#   bench/snapshot.sh                       # 4 GiB image
+#   SIZE_MB=1024 bench/snapshot.sh          # quicker; VERIFY=1 also prints sha256s and compares restores
+#
+# Knobs: SIZE_MB (4096), SEED (1), WORK (/var/tmp/cairn-bench-snapshot, wiped at start),
+# BORG_COMPRESSION (zstd,3: the same codec and level as Cairn's repository). restic uses repository
+# format 2 with --compression auto (zstd) and always encrypts; borg runs with `-e none`. Restores write
+# every byte, zeros too: restic 0.14 (Debian 12) has no sparse restore, so borg runs without --sparse too.
+# A benchmark, not a test: it never fails on a timing. Needs restic and borg (scripts/install-test-tools.sh).
+set -eEuo pipefail
+export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SIZE_MB=${SIZE_MB:-4096}
+SEED=${SEED:-1}
+VERIFY=${VERIFY:-0}
+BORG_COMPRESSION=${BORG_COMPRESSION:-zstd,3}
+work=${WORK:-/var/tmp/cairn-bench-snapshot}
+py=/usr/bin/python3   # Debian's python: it has python3-libnbd, which change_image uses for nbd:// targets
+size=$((SIZE_MB << 20))
+
+for t in restic borg; do
+  command -v "$t" >/dev/null || { echo "$t is missing: apt-get install restic borgbackup (or run scripts/install-test-tools.sh)" >&2; exit 1; }
+done
+# Wipe the work dir, but never a directory this script did not make (WORK=/ or WORK=$HOME by mistake).
+if [ -d "$work" ] && [ -n "$(ls -A "$work")" ] && [ ! -e "$work/.cairn-bench-snapshot" ]; then
+  echo "$work exists, is not empty and was not made by this script; refusing to wipe it" >&2; exit 1
+fi
+rm -rf "$work"; mkdir -p "$work/data" "$work/logs" "$work/cache"; touch "$work/.cairn-bench-snapshot"
+trap 'echo "failed at line $LINENO; logs in $work/logs" >&2' ERR
+
+# The image generator and the change writer. Every byte comes from SHAKE-128 of (seed, label, index), so a
+# run on any machine or Python version produces the same image and the same change.
+cat > "$work/image.py" <<'PY'
+import array, hashlib, os, sys
+U = 64 << 10                                        # layout and change granularity: 64 KiB
+def stream(label, n): return hashlib.shake_128(label.encode()).digest(n)
+def le(b): return int.from_bytes(b, "little")
+
+def text_pool(seed):
+    # 2,000 seeded words, 8,192 seeded lines of 4-14 words: text regions pick lines at random, so they are
+    # compressible (zstd-3 about 3x, lz4 about 2x) but never repeat long enough to deduplicate.
+    words = []
+    for i in range(2000):
+        h = stream(f"{seed}:w:{i}", 11)
+        words.append(bytes(97 + x % 26 for x in h[1:3 + h[0] % 9]))
+    lines = []
+    for i in range(8192):
+        h = stream(f"{seed}:l:{i}", 29)
+        idx = array.array("H", h[1:29])
+        lines.append(b" ".join(words[j % 2000] for j in idx[:4 + h[0] % 11]) + b"\n")
+    return lines
+
+def text(seed, pool, i, n):
+    out, c = [], 0
+    while sum(map(len, out)) < n:
+        out.append(b"".join([pool[j & 8191] for j in array.array("H", stream(f"{seed}:t:{i}:{c}", 2 * (n // 48 + 32)))]))
+        c += 1
+    return b"".join(out)[:n]
+
+def gen(path, size, seed):
+    # Extents of 64 KiB to 4 MiB, each one of four kinds with equal odds: r = random, t = text, z = zeros
+    # (left as a hole), d = copies of pieces of earlier r/t extents, placed at other 64 KiB-aligned offsets.
+    pool, units, done, i = text_pool(seed), size // U, [], 0
+    total = dict.fromkeys("rtzd", 0)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.ftruncate(fd, size)
+    u = 0
+    while u < units:
+        h = stream(f"{seed}:e:{i}", 8)
+        n, kind = min(1 + h[0] % 64, units - u), "rtzd"[h[1] % 4]
+        if kind == "d" and not done: kind = "r"
+        if kind == "r": os.pwrite(fd, stream(f"{seed}:r:{i}", n * U), u * U)
+        elif kind == "t": os.pwrite(fd, text(seed, pool, i, n * U), u * U)
+        elif kind == "d":
+            dst, left, c = u, n, 0
+            while left:
+                su, sn = done[le(stream(f"{seed}:d:{i}:{c}", 4)) % len(done)]
+                m = min(left, sn)
+                src = su + le(stream(f"{seed}:o:{i}:{c}", 4)) % (sn - m + 1)
+                os.pwrite(fd, os.pread(fd, m * U, src * U), dst * U)
+                dst, left, c = dst + m, left - m, c + 1
+        if kind in "rt": done.append((u, n))
+        total[kind] += n * U
+        u, i = u + n, i + 1
+    os.close(fd)
+    names = dict(r="random", t="text", z="zeros (hole)", d="duplicates")
+    print("image: " + ", ".join(f"{names[k]} {v / 2**20:,.0f} MiB ({100 * v / size:.0f}%)" for k, v in total.items())
+          + f"; {i} extents")
+
+def change(target, size, seed):
+    # 1% of the bytes, as 64 KiB writes of new random data at distinct seeded 64 KiB-aligned offsets, in
+    # place (no truncation, like dd conv=notrunc). The target is the image file or an nbd:// URI.
+    units, n = size // U, max(1, round(size * 0.01 / U))
+    seen, offs, c = set(), [], 0
+    while len(offs) < n:
+        k = le(stream(f"{seed}:c:{c}", 8)) % units; c += 1
+        if k not in seen: seen.add(k); offs.append(k)
+    if target.startswith("nbd"):
+        import nbd
+        h = nbd.NBD(); h.connect_uri(target)
+        for j, k in enumerate(offs): h.pwrite(stream(f"{seed}:cd:{j}", U), k * U)
+        h.flush(); h.shutdown()
+    else:
+        fd = os.open(target, os.O_WRONLY)
+        for j, k in enumerate(offs): os.pwrite(fd, stream(f"{seed}:cd:{j}", U), k * U)
+        os.fsync(fd); os.close(fd)
+    print(f"change: {n * U} bytes ({n * U / 2**20:.1f} MiB, {100 * n * U / size:.2f}%) in {n} writes of 64 KiB")
+
+cmd, target, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+(gen if cmd == "gen" else change)(target, size, seed)
+PY
+
+change_image() { $py "$work/image.py" change "$1" "$size" "$SEED"; }   # file or nbd:// URI
+reset_image() { cp --sparse=always "$work/pristine.raw" "$work/data/image.raw"; }
+repo_bytes() { du -sb "$1" | cut -f1; }
+drop_note=""
+drop_caches() {   # cold cache before each timed step, like the reference baselines
+  sync
+  if [ -w /proc/sys/vm/drop_caches ] && echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then :
+  else drop_note="page cache NOT dropped (/proc/sys/vm/drop_caches not writable): figures are warm-cache"; fi
+}
+# timed VAR LOG CMD...: drops caches, runs CMD with its output in logs/LOG, stores wall seconds in VAR.
+timed() {
+  local var=$1 log=$2 t0 t1; shift 2
+  drop_caches
+  t0=$(date +%s.%N)
+  "$@" > "$work/logs/$log" 2>&1 || { echo "$log failed:" >&2; tail -5 "$work/logs/$log" >&2; return 1; }
+  t1=$(date +%s.%N)
+  printf -v "$var" '%.2f' "$(echo "$t1 - $t0" | bc)"
+  echo "  $log: ${!var} s"
+}
+# record TOOL FULL_S INCR_S REPO_AFTER_FULL_BYTES REPO_GROWTH_BYTES RESTORE_S
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/results.tsv"; }
+check_restore() {   # VERIFY=1: the restored file must equal the changed image
+  local f; f=$(find "$1" -name image.raw -type f | head -1)
+  [ -n "$f" ] || { echo "no image.raw under $1" >&2; return 1; }
+  if [ "$VERIFY" = 1 ]; then cmp "$f" "$work/data/image.raw" && echo "  restore verified: identical to the changed image"; fi
+  rm -rf "$1"
+}
+
+echo "== $(date -u +%FT%TZ) $(restic version | cut -d' ' -f1-2), $(borg --version); image $SIZE_MB MiB, seed $SEED, work dir $work"
+t0=$(date +%s.%N)
+$py "$work/image.py" gen "$work/pristine.raw" "$size" "$SEED"
+echo "  generated in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s; $(du -m "$work/pristine.raw" | cut -f1) MiB allocated"
+if [ "$VERIFY" = 1 ]; then
+  echo "  sha256 pristine $(sha256sum < "$work/pristine.raw" | cut -d' ' -f1)"
+  reset_image; change_image "$work/data/image.raw" > /dev/null
+  echo "  sha256 changed  $(sha256sum < "$work/data/image.raw" | cut -d' ' -f1)"
+fi
+
+run_restic() {
+  echo "== restic"
+  export RESTIC_PASSWORD=cairn-bench RESTIC_REPOSITORY="$work/restic-repo" RESTIC_CACHE_DIR="$work/cache/restic"
+  local full incr restore after_full
+  reset_image
+  restic init --repository-version 2 > "$work/logs/restic-init.log" 2>&1
+  cd "$work/data"
+  timed full restic-full.log restic --compression auto backup image.raw
+  after_full=$(repo_bytes "$work/restic-repo")
+  echo "  $(change_image "$work/data/image.raw")"
+  timed incr restic-incr.log restic --compression auto backup image.raw   # same path: the full is its parent
+  timed restore restic-restore.log restic restore latest --target "$work/restore"
+  cd "$work"
+  record restic "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/restic-repo") - after_full )) "$restore"
+  check_restore "$work/restore"
+}
+
+run_borg() {
+  echo "== borg (-e none, --compression $BORG_COMPRESSION)"
+  export BORG_REPO="$work/borg-repo" BORG_BASE_DIR="$work/cache/borg" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+  local full incr restore after_full
+  reset_image
+  borg init -e none > "$work/logs/borg-init.log" 2>&1
+  cd "$work/data"
+  timed full borg-full.log borg create --compression "$BORG_COMPRESSION" ::full image.raw
+  after_full=$(repo_bytes "$work/borg-repo")
+  echo "  $(change_image "$work/data/image.raw")"
+  timed incr borg-incr.log borg create --compression "$BORG_COMPRESSION" ::incr image.raw
+  mkdir -p "$work/restore"; cd "$work/restore"
+  timed restore borg-restore.log borg extract ::incr
+  cd "$work"
+  record borg "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/borg-repo") - after_full )) "$restore"
+  check_restore "$work/restore"
+}
+
+# ======================================= CAIRN: TO BE WIRED =======================================
+# Contract, so its row lines up with the anchors': start from the same pristine image
+# ($work/pristine.raw, e.g. `nbdcopy --flush` into a fresh disk of `$root/bin/cairn serve --data $work/cairn`);
+# `timed full cairn-full.log cairn snapshot create … --wait`; measure its repository with repo_bytes;
+# apply the same change to the disk with `change_image nbd://127.0.0.1:PORT/disk-xxxxxxxx` (same seed,
+# same bytes); `timed incr …` the second snapshot; `timed restore …` a clone of it read back in full;
+# then `record cairn FULL_S INCR_S REPO_AFTER_FULL_BYTES REPO_GROWTH_BYTES RESTORE_S`.
+run_cairn() {
+  echo "cairn: not yet wired"
+  return 0
+}
+# ==================================================================================================
+
+run_restic
+run_borg
+run_cairn
+
+echo
+echo "== results: $SIZE_MB MiB image, 1% scattered 64 KiB change, repository on the same disk, seed $SEED"
+[ -n "$drop_note" ] && echo "$drop_note" || echo "cold page cache before every timed step"
+$py - "$work/results.tsv" "$SIZE_MB" <<'PY'
+import sys
+rows, mib = {}, float(sys.argv[2])
+for line in open(sys.argv[1]):
+    tool, full, incr, after, grow, rest = line.rstrip("\n").split("\t")
+    full, incr, rest = float(full), float(incr), float(rest)
+    rows[tool] = [full, mib / full, incr, int(after) / 2**20, int(grow) / 2**20, rest, mib / rest]
+cols = ["full s", "full MiB/s", "incr s", "repo after full MiB", "repo growth MiB", "restore s", "restore MiB/s"]
+print("| tool | " + " | ".join(cols) + " |")
+print("|---|" + "---:|" * len(cols))
+for tool, v in rows.items():
+    print(f"| {tool} | {v[0]:.2f} | {v[1]:,.0f} | {v[2]:.2f} | {v[3]:,.0f} | {v[4]:,.0f} | {v[5]:.2f} | {v[6]:,.0f} |")
+if "cairn" in rows:
+    for peer in ("restic", "borg"):
+        if peer in rows:
+            r = [c / p if p else float("nan") for c, p in zip(rows["cairn"], rows[peer])]
+            print(f"| cairn ÷ {peer} | " + " | ".join(f"{x:.2f}" for x in r) + " |")
+    print("\nRatios are cairn's value over the peer's: below 1 is better for s and MiB, above 1 for MiB/s.")
+PY
+echo
+echo "total ${SECONDS} s; logs and repositories in $work ($(du -sm "$work" | cut -f1) MiB)"

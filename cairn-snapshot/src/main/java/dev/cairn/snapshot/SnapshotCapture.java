@@ -1,0 +1,114 @@
+package dev.cairn.snapshot;
+
+import dev.cairn.repository.ManifestId;
+import dev.cairn.repository.ManifestWriter;
+import dev.cairn.repository.Repository;
+import dev.cairn.volume.TrackedVolume;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.roaringbitmap.PeekableIntIterator;
+
+/**
+ * Reads one capture (the blocks D of a disk frozen at a barrier, see {@link TrackedVolume}) into a new
+ * repository manifest: the parent's map with D's entries replaced — an incremental snapshot, or a full
+ * one when there is no parent. Blocks are read and stored by several threads (hashing and compressing
+ * is the work); only chunks the repository lacks are written.
+ *
+ * <p>The manifest is durable when {@link #run} returns; the caller then records it and ends the
+ * capture ({@link TrackedVolume.Capture#finish}). On failure nothing references what was written and
+ * the caller ends the capture without success, so the next snapshot takes D again.
+ */
+public final class SnapshotCapture {
+
+    /** Progress of a running capture: blocks of D done so far, of the total. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(long done, long total, long bytesRead);
+    }
+
+    private final Repository repository;
+    private final TrackedVolume.Capture capture;
+    private final ManifestId parent;
+    private final Map<String, String> metadata;
+    private final int threads;
+    private volatile boolean cancelled;
+
+    /**
+     * @param parent the manifest D is relative to (the disk's last snapshot, or the base of a layered
+     *               disk captured in full), or null: blocks outside D are zero
+     */
+    public SnapshotCapture(Repository repository, TrackedVolume.Capture capture, ManifestId parent, Map<String, String> metadata, int threads) {
+        if (capture.blockSize() != repository.blockSize()) {
+            throw new IllegalArgumentException("volume tracks " + capture.blockSize() + "-byte blocks, repository stores " + repository.blockSize());
+        }
+        this.repository = repository;
+        this.capture = capture;
+        this.parent = parent;
+        this.metadata = Map.copyOf(metadata);
+        this.threads = Math.max(1, threads);
+    }
+
+    /** Makes {@link #run} stop soon with an {@link InterruptedIOException}. */
+    public void cancel() {
+        cancelled = true;
+    }
+
+    /** Reads every block of D into the repository and commits the manifest; returns its id. */
+    public ManifestId run(Progress progress) throws IOException {
+        long total = capture.blocks().getLongCardinality();
+        AtomicLong done = new AtomicLong();
+        AtomicLong bytes = new AtomicLong();
+        PeekableIntIterator next = capture.blocks().getIntIterator();
+        try (ManifestWriter writer = repository.newManifest(parent, capture.sizeAtBarrier(), metadata)) {
+            List<Thread> workers = new ArrayList<>();
+            List<Throwable> failures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                workers.add(Thread.ofPlatform().name("capture-" + t).start(() -> {
+                    ByteBuffer buf = ByteBuffer.allocate(capture.blockSize());
+                    try {
+                        while (true) {
+                            long block;
+                            synchronized (next) {
+                                if (!next.hasNext() || cancelled || !failures.isEmpty()) return;
+                                block = Integer.toUnsignedLong(next.next());
+                            }
+                            buf.clear().limit(capture.blockLength(block));
+                            capture.read(block, buf);
+                            buf.flip();
+                            writer.putBlock(block, buf);
+                            bytes.addAndGet(buf.limit());
+                            progress.update(done.incrementAndGet(), total, bytes.get());
+                        }
+                    } catch (Throwable e) {
+                        synchronized (next) {
+                            failures.add(e);
+                        }
+                    }
+                }));
+            }
+            for (Thread w : workers) {
+                try {
+                    w.join();
+                } catch (InterruptedException e) {
+                    cancelled = true;
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("capture interrupted");
+                }
+            }
+            if (!failures.isEmpty()) {
+                Throwable first = failures.getFirst();
+                if (first instanceof IOException io) throw io;
+                if (first instanceof RuntimeException re) throw re;
+                if (first instanceof Error err) throw err;
+                throw new IOException(first);
+            }
+            if (cancelled) throw new InterruptedIOException("capture cancelled");
+            return writer.commit();
+        }
+    }
+}
