@@ -63,14 +63,23 @@ public final class CloudControl implements AutoCloseable {
     private final InstantSource clock;
     private final Accounts accounts;
     private final Transitions transitions;
+    private final SnapshotService snapshots;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
     private volatile Consumer<String> exportRevoked = id -> {};
 
     // ---- request values ----
 
-    /** CreateDisks: {@code count} disks; with {@code attachTo} they are attached to that instance at once. */
+    /**
+     * CreateDisks: {@code count} disks; with {@link NewDisks#attachTo} the disks start ATTACHING to that
+     * instance; with {@code snapshotId} they are clones of that snapshot ({@code sizeGib} 0: its size).
+     */
     public record NewDisks(String zone, long projectId, DiskType diskType, long sizeGib, String name, int count,
-                           String attachTo, boolean deleteWithInstance, long deleteSnapshot, String clientToken) {}
+                           String attachTo, boolean deleteWithInstance, long deleteSnapshot, String clientToken, String snapshotId) {
+        public NewDisks(String zone, long projectId, DiskType diskType, long sizeGib, String name, int count,
+                        String attachTo, boolean deleteWithInstance, long deleteSnapshot, String clientToken) {
+            this(zone, projectId, diskType, sizeGib, name, count, attachTo, deleteWithInstance, deleteSnapshot, clientToken, null);
+        }
+    }
 
     /** One disk of RunInstances (system or data). */
     public record DiskSpec(DiskType diskType, long sizeGib, String name, boolean deleteWithInstance) {}
@@ -89,16 +98,31 @@ public final class CloudControl implements AutoCloseable {
     /** DescribeInstancesDiskNum: data disks attached to an instance and how many it may have. */
     public record AttachCount(String instanceId, long attached, long max) {}
 
+    /** A control plane without snapshots (their actions answer that no repository is configured). */
     public CloudControl(Catalog catalog, VolumeManager volumes, Region region, Limits limits, InstantSource clock) {
+        this(catalog, volumes, null, region, limits, clock, SnapshotService.DEFAULT_FLATTEN_BYTES_PER_SECOND);
+    }
+
+    /**
+     * @param engine the node's snapshot engine over {@code volumes} and the repository, or null
+     * @param flattenBytesPerSecond rate limit of background flattens (≤ 0: unlimited)
+     */
+    public CloudControl(Catalog catalog, VolumeManager volumes, dev.cairn.snapshot.SnapshotEngine engine, Region region, Limits limits,
+                        InstantSource clock, long flattenBytesPerSecond) {
         this.catalog = catalog;
         this.volumes = volumes;
         this.region = region;
         this.limits = limits;
         this.clock = clock;
         this.accounts = new Accounts(catalog, clock);
-        this.transitions = new Transitions(catalog, volumes, clock);
+        this.snapshots = new SnapshotService(this, catalog, engine, clock, flattenBytesPerSecond);
+        this.transitions = new Transitions(catalog, volumes, clock, snapshots::release);
         transitions.recover();
+        snapshots.recover();
     }
+
+    /** Snapshot actions (CreateSnapshot, ApplySnapshot, …) and repository maintenance. */
+    public SnapshotService snapshots() { return snapshots; }
 
     public Accounts accounts() { return accounts; }
     /** The controllable clock when the server runs with {@code --test-clock}; empty on the system clock. */
@@ -292,9 +316,28 @@ public final class CloudControl implements AutoCloseable {
     // ---- disks ----
 
     /** CreateDisks. With {@link NewDisks#attachTo} the disks start ATTACHING to that instance. */
-    public List<String> createDisks(Caller caller, NewDisks spec) {
+    public List<String> createDisks(Caller caller, NewDisks requested) {
         return recorded(caller, "CreateDisks", () -> {
-            requireZone(spec.zone(), "Placement.Zone");
+            requireZone(requested.zone(), "Placement.Zone");
+            SnapshotService.CloneSource source = requested.snapshotId() == null ? null : snapshots.cloneSource(caller, requested.snapshotId());
+            NewDisks spec = requested;
+            if (source != null) {
+                if (requested.sizeGib() == 0) {
+                    spec = new NewDisks(requested.zone(), requested.projectId(), requested.diskType(), source.sizeGib(), requested.name(),
+                            requested.count(), requested.attachTo(), requested.deleteWithInstance(), requested.deleteSnapshot(),
+                            requested.clientToken(), requested.snapshotId());
+                } else if (requested.sizeGib() < source.sizeGib()) {
+                    throw new ControlException.SnapshotConflict(source.snapshotId(), ControlException.SnapshotConflict.Problem.SIZE,
+                            "`DiskSize` " + requested.sizeGib() + " is smaller than snapshot `" + source.snapshotId() + "` ("
+                                    + source.sizeGib() + " GiB)");
+                }
+            }
+            return createDisks(caller, spec, source);
+        });
+    }
+
+    private List<String> createDisks(Caller caller, NewDisks spec, SnapshotService.CloneSource source) {
+        {
             checkDataDiskSize(spec.diskType(), spec.sizeGib(), "DiskSize");
             if (spec.count() < 1 || spec.count() > limits.disksPerCreate()) {
                 throw new InvalidValue("DiskCount", InvalidValue.Reason.TOO_MANY,
@@ -316,7 +359,7 @@ public final class CloudControl implements AutoCloseable {
                 for (int n = 0; n < spec.count(); n++) {
                     disks.add(newDiskFile(created, caller, spec.name() == null ? UNNAMED : spec.name(), spec.zone(),
                             spec.projectId(), spec.diskType(), DiskUsage.DATA_DISK, spec.sizeGib(), state, spec.attachTo(),
-                            true, spec.deleteWithInstance(), now));
+                            true, spec.deleteWithInstance(), now, source));
                 }
                 if (spec.deleteSnapshot() != 0) {
                     disks.replaceAll(d -> new Disk(d.diskId(), d.accountId(), d.name(), d.zone(), d.projectId(), d.diskType(),
@@ -331,9 +374,13 @@ public final class CloudControl implements AutoCloseable {
                         Instance target = Rows.ownInstance(tx, caller.accountId(), spec.attachTo());
                         checkAttachTarget(tx, target, spec.zone(), ids.size(), null);
                     }
-                    for (Disk d : disks) Rows.insertDisk(tx, d);
+                    if (source != null) snapshots.cloneSource(tx, caller, source.snapshotId()); // still there: its manifest is safe from now on
+                    for (Disk d : disks) {
+                        Rows.insertDisk(tx, d);
+                        if (source != null) SnapshotService.recordClone(tx, d.diskId(), source);
+                    }
                     Rows.recordOps(tx, caller, "CreateDisks", ids, "SUCCESS", now.toEpochMilli(),
-                            spec.diskType() + " " + spec.sizeGib() + " GiB");
+                            spec.diskType() + " " + spec.sizeGib() + " GiB" + (source == null ? "" : " from " + source.snapshotId()));
                     if (spec.attachTo() != null) {
                         Rows.recordOps(tx, caller, "AttachDisks", ids, "PROCESSING", now.toEpochMilli(), spec.attachTo());
                     }
@@ -343,16 +390,17 @@ public final class CloudControl implements AutoCloseable {
                 if (!result.equals(ids)) {
                     deleteFiles(created);
                 } else {
-                    log.info("disks created account={} request_id={} disks={} size_gib={} attach_to={}", caller.accountId(),
-                            caller.requestId(), ids, spec.sizeGib(), spec.attachTo());
+                    log.info("disks created account={} request_id={} disks={} size_gib={} attach_to={} snapshot={}", caller.accountId(),
+                            caller.requestId(), ids, spec.sizeGib(), spec.attachTo(), spec.snapshotId());
                     if (spec.attachTo() != null) ids.forEach(transitions::finishAttach);
+                    if (source != null) ids.forEach(snapshots::startFlatten); // single clones become independent, like a cloud's
                 }
                 return result;
             } catch (RuntimeException e) {
                 deleteFiles(created);
                 throw e;
             }
-        });
+        }
     }
 
     public Page<Disk> describeDisks(Caller caller, ListQuery<Disk> query) {
@@ -625,7 +673,7 @@ public final class CloudControl implements AutoCloseable {
                 InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STARTING, InstanceState.REBOOTING));
     }
 
-    private void commitAndRevoke(Catalog.TxBody<List<String>> body) {
+    void commitAndRevoke(Catalog.TxBody<List<String>> body) {
         exportGate.writeLock().lock();
         try {
             List<String> revoked = catalog.write(body);
@@ -646,21 +694,32 @@ public final class CloudControl implements AutoCloseable {
 
     /** Waits until background transitions submitted so far have finished (for shutdown and tests). */
     public boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
-        return transitions.awaitIdle(timeout);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        return transitions.awaitIdle(timeout) && snapshots.awaitIdle(java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
 
     @Override
     public void close() {
+        snapshots.close();
         transitions.close();
     }
 
     private Disk newDiskFile(List<String> created, Caller caller, String name, String zone, long projectId, DiskType type,
                              DiskUsage usage, long sizeGib, DiskState state, String instanceId, boolean portable,
                              boolean deleteWithInstance, Instant now) {
+        return newDiskFile(created, caller, name, zone, projectId, type, usage, sizeGib, state, instanceId, portable,
+                deleteWithInstance, now, null);
+    }
+
+    /** Creates a new disk's files: empty, or laid over {@code source} (a clone). */
+    private Disk newDiskFile(List<String> created, Caller caller, String name, String zone, long projectId, DiskType type,
+                             DiskUsage usage, long sizeGib, DiskState state, String instanceId, boolean portable,
+                             boolean deleteWithInstance, Instant now, SnapshotService.CloneSource source) {
         for (int attempt = 0; ; attempt++) {
             String id = Ids.disk();
             try {
-                volumes.create(id, sizeGib * GIB);
+                if (volumes.exists(id)) throw new FileAlreadyExistsException(id);
+                if (source == null) volumes.create(id, sizeGib * GIB); else snapshots.layClone(id, sizeGib * GIB, source);
                 created.add(id);
                 return new Disk(id, caller.accountId(), name, zone, projectId, type, usage, "POSTPAID_BY_HOUR", sizeGib,
                         state, instanceId, portable, deleteWithInstance, 0, now);
@@ -682,7 +741,7 @@ public final class CloudControl implements AutoCloseable {
         }
     }
 
-    private void requireZone(String zone, String field) {
+    void requireZone(String zone, String field) {
         if (zone == null) throw new InvalidValue(field, InvalidValue.Reason.ZONE, "`" + field + "` is required");
         if (region.zone(zone).isEmpty()) {
             throw new InvalidValue(field, InvalidValue.Reason.ZONE, "zone `" + zone + "` is not in region " + region.name()
@@ -697,7 +756,7 @@ public final class CloudControl implements AutoCloseable {
         }
     }
 
-    private static void requireName(String name, String field, int maxChars, InvalidValue.Reason tooLong) {
+    static void requireName(String name, String field, int maxChars, InvalidValue.Reason tooLong) {
         if (name == null) return;
         if (name.length() > maxChars) {
             throw new InvalidValue(field, tooLong, "`" + field + "` is longer than " + maxChars + " characters");
@@ -707,7 +766,7 @@ public final class CloudControl implements AutoCloseable {
         }
     }
 
-    private static void requireIds(List<String> ids, String field, int max) {
+    static void requireIds(List<String> ids, String field, int max) {
         if (ids.isEmpty()) throw new InvalidValue(field, InvalidValue.Reason.VALUE, "`" + field + "` is empty");
         if (ids.size() > max) {
             throw new InvalidValue(field, InvalidValue.Reason.TOO_MANY, "at most " + max + " `" + field + "` per call, got " + ids.size());
@@ -717,7 +776,7 @@ public final class CloudControl implements AutoCloseable {
         }
     }
 
-    private static <T> List<T> restrictIds(List<T> all, List<String> ids, java.util.function.Function<T, String> id) {
+    static <T> List<T> restrictIds(List<T> all, List<String> ids, java.util.function.Function<T, String> id) {
         if (ids.isEmpty()) return all;
         Set<String> wanted = Set.copyOf(ids);
         return all.stream().filter(x -> wanted.contains(id.apply(x))).toList();
@@ -742,7 +801,7 @@ public final class CloudControl implements AutoCloseable {
     }
 
     /** Runs a mutating action; a refusal is written to the operation log before it propagates. */
-    private <T> T recorded(Caller caller, String action, Supplier<T> work) {
+    <T> T recorded(Caller caller, String action, Supplier<T> work) {
         try {
             return work.get();
         } catch (ControlException.DryRunPassed e) {

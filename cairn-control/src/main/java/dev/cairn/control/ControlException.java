@@ -11,7 +11,7 @@ public abstract sealed class ControlException extends RuntimeException {
         super(message, null, false, false); // a refusal, not a bug: no stack trace needed
     }
 
-    public enum ResourceKind { DISK, INSTANCE, IMAGE }
+    public enum ResourceKind { DISK, INSTANCE, IMAGE, SNAPSHOT, SNAPSHOT_GROUP }
 
     /** The id is well-formed but names nothing the caller owns (or nothing at all). */
     public static final class NotFound extends ControlException {
@@ -23,6 +23,8 @@ public abstract sealed class ControlException extends RuntimeException {
                 case DISK -> "disk";
                 case INSTANCE -> "instance";
                 case IMAGE -> "image";
+                case SNAPSHOT -> "snapshot";
+                case SNAPSHOT_GROUP -> "snapshot group";
             } + " `" + id + "` does not exist");
             this.kind = kind;
             this.id = id;
@@ -65,7 +67,15 @@ public abstract sealed class ControlException extends RuntimeException {
 
     /** The disk's current state or kind does not allow the operation. */
     public static final class DiskConflict extends ControlException {
-        public enum Problem { ATTACHED, NOT_ATTACHED, BUSY, SYSTEM_DISK, NOT_PORTABLE, ZONE_MISMATCH, WRONG_INSTANCE }
+        public enum Problem {
+            ATTACHED, NOT_ATTACHED, BUSY, SYSTEM_DISK, NOT_PORTABLE, ZONE_MISMATCH, WRONG_INSTANCE,
+            /** A snapshot of the disk is being taken (InvalidDisk.SnapshotCreating). */
+            SNAPSHOT_CREATING,
+            /** The disk is rolling back (ResourceInUse.DiskRollbacking). */
+            ROLLBACKING,
+            /** The disk's instance must be stopped first (UnsupportedOperation.InstanceNotStopped). */
+            INSTANCE_RUNNING
+        }
 
         private final String diskId;
         private final Problem problem;
@@ -99,6 +109,41 @@ public abstract sealed class ControlException extends RuntimeException {
         public String instanceId() { return instanceId; }
         public InstanceState state() { return state; }
         public boolean asAttachTarget() { return asAttachTarget; }
+    }
+
+    /** The snapshot's state or use does not allow the operation. */
+    public static final class SnapshotConflict extends ControlException {
+        public enum Problem {
+            /** Still CREATING (Tencent: ResourceUnavailable.SnapshotCreating). */
+            CREATING,
+            /** Rolling a disk back (ResourceBusy). */
+            BUSY,
+            /** Taken of another disk than the one named (InvalidParameterValue… Tencent: InvalidSnapshot.NotSupported). */
+            OTHER_DISK,
+            /** A system-disk snapshot used where a data-disk one is needed (InvalidParameter.ShouldConvertSnapshotToImage). */
+            SYSTEM_DISK,
+            /** A disk from it would be smaller than the snapshot (InvalidParameter.DiskSizeNotMatch). */
+            SIZE
+        }
+
+        private final String snapshotId;
+        private final Problem problem;
+
+        public SnapshotConflict(String snapshotId, Problem problem, String message) {
+            super(message);
+            this.snapshotId = snapshotId;
+            this.problem = problem;
+        }
+
+        public String snapshotId() { return snapshotId; }
+        public Problem problem() { return problem; }
+    }
+
+    /** Snapshots cannot be served: no repository, or it failed (Tencent: InternalError.ComponentError). */
+    public static final class SnapshotsUnavailable extends ControlException {
+        public SnapshotsUnavailable(String message) {
+            super(message);
+        }
     }
 
     /** The caller may not do this (e.g. a non-admin creating accounts). */

@@ -14,6 +14,14 @@ final class Ids {
         return "disk-" + random(LOWER, 8);
     }
 
+    static String snapshot() {
+        return "snap-" + random(LOWER, 8);
+    }
+
+    static String snapshotGroup() {
+        return "csnap-" + random(LOWER, 8);
+    }
+
     static String instance() {
         return "ins-" + random(LOWER, 8);
     }

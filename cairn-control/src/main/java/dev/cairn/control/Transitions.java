@@ -33,14 +33,17 @@ final class Transitions implements AutoCloseable {
     private final Catalog catalog;
     private final VolumeManager volumes;
     private final InstantSource clock;
+    private final java.util.function.Consumer<List<String>> manifestsReleased;
     private final ThreadPoolExecutor executor;
     private final Object idle = new Object();
     private int inFlight; // guarded by idle
 
-    Transitions(Catalog catalog, VolumeManager volumes, InstantSource clock) {
+    /** @param manifestsReleased told (after commit) which manifests a deleted disk no longer names */
+    Transitions(Catalog catalog, VolumeManager volumes, InstantSource clock, java.util.function.Consumer<List<String>> manifestsReleased) {
         this.catalog = catalog;
         this.volumes = volumes;
         this.clock = clock;
+        this.manifestsReleased = manifestsReleased;
         this.executor = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(10_000),
                 Thread.ofPlatform().name("cairn-transition-", 0).daemon(true).factory(),
                 new ThreadPoolExecutor.CallerRunsPolicy());
@@ -134,11 +137,18 @@ final class Transitions implements AutoCloseable {
                 diskId, DiskState.TORECYCLE) > 0);
         if (!marked) return;
         volumes.delete(diskId); // idempotent; the row still says TORECYCLE if we crash after this line
-        catalog.write(tx -> {
+        List<String> lineage = catalog.write(tx -> {
+            List<String> names = new ArrayList<>();
+            tx.query("SELECT last_manifest, base_manifest FROM disks WHERE disk_id = ?", rs -> {
+                names.add(rs.getString(1));
+                names.add(rs.getString(2));
+                return null;
+            }, diskId);
             tx.update("DELETE FROM disks WHERE disk_id = ? AND state = ?", diskId, DiskState.TORECYCLE);
             Rows.finishOps(tx, "TerminateDisks", diskId, "SUCCESS", clock.millis(), null);
-            return null;
+            return names;
         });
+        manifestsReleased.accept(lineage);
     }
 
     void finishInstance(String instanceId) {

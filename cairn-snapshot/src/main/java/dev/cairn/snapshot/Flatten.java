@@ -22,16 +22,16 @@ public final class Flatten {
 
     private final OverlayVolume volume;
     private final long bytesPerSecond;
-    private volatile boolean cancelled;
+    private final java.util.function.BooleanSupplier stop;
 
-    /** @param bytesPerSecond the copy-rate limit (≤ 0: unlimited) */
-    public Flatten(OverlayVolume volume, long bytesPerSecond) {
+    /**
+     * @param bytesPerSecond the copy-rate limit (≤ 0: unlimited)
+     * @param stop polled between blocks; true ends the run early (progress so far is kept)
+     */
+    public Flatten(OverlayVolume volume, long bytesPerSecond, java.util.function.BooleanSupplier stop) {
         this.volume = volume;
         this.bytesPerSecond = bytesPerSecond;
-    }
-
-    public void cancel() {
-        cancelled = true;
+        this.stop = stop;
     }
 
     /** Runs to the end; returns normally once the disk no longer needs its base. */
@@ -41,7 +41,7 @@ public final class Flatten {
         long copied = 0;
         long sinceFlush = 0;
         for (long b = 0; b < total; b++) {
-            if (cancelled || Thread.currentThread().isInterrupted()) {
+            if (stop.getAsBoolean()) {
                 volume.flush();
                 throw new InterruptedIOException("flatten of " + volume + " stopped");
             }
@@ -60,16 +60,18 @@ public final class Flatten {
         progress.update(total, total);
     }
 
+    /** Sleeps until {@code copiedBytes} are due at the rate limit (in short naps, so a stop is seen soon). */
     private void pace(long startedNanos, long copiedBytes) throws InterruptedIOException {
         if (bytesPerSecond <= 0) return;
-        long dueNanos = startedNanos + TimeUnit.SECONDS.toNanos(1) * copiedBytes / bytesPerSecond;
-        long wait = dueNanos - System.nanoTime();
-        if (wait <= 0) return;
-        try {
-            TimeUnit.NANOSECONDS.sleep(wait);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("flatten interrupted");
+        long dueNanos = startedNanos + (long) (copiedBytes * 1e9 / bytesPerSecond);
+        long wait;
+        while ((wait = dueNanos - System.nanoTime()) > 0 && !stop.getAsBoolean()) {
+            try {
+                TimeUnit.NANOSECONDS.sleep(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(50)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("flatten interrupted");
+            }
         }
     }
 }

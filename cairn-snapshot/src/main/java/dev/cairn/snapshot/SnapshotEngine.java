@@ -158,15 +158,21 @@ public final class SnapshotEngine {
     }
 
     /**
-     * Flattens a layered disk (see {@link Flatten}); returns at once with false if the disk is plain.
-     * Holds a lease while running, so the disk stays open.
+     * Flattens a layered disk (see {@link Flatten}); returns false at once if the disk is plain. Holds a
+     * lease while running, so the disk stays open. {@code stop} is polled between blocks (never an
+     * interrupt: that would close the disk's file channel under its other users).
      */
-    public boolean flatten(String diskId, long bytesPerSecond, Flatten.Progress progress) throws IOException {
+    public boolean flatten(String diskId, long bytesPerSecond, Flatten.Progress progress, java.util.function.BooleanSupplier stop) throws IOException {
         try (VolumeManager.Lease lease = volumes.open(diskId)) {
             if (!(lease.tracked().inner() instanceof OverlayVolume overlay)) return false;
-            new Flatten(overlay, bytesPerSecond).run(progress);
+            new Flatten(overlay, bytesPerSecond, stop).run(progress);
             return true;
         }
+    }
+
+    /** Removes a disk's files (only when it is not open; see {@link VolumeManager#delete}). */
+    public VolumeManager volumes() {
+        return volumes;
     }
 
     /** The base a disk is layered over, or null. */

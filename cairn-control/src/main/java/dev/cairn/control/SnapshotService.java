@@ -1,0 +1,1094 @@
+package dev.cairn.control;
+
+import dev.cairn.control.ControlException.DiskConflict;
+import dev.cairn.control.ControlException.InvalidValue;
+import dev.cairn.control.ControlException.NotFound;
+import dev.cairn.control.ControlException.ResourceKind;
+import dev.cairn.control.ControlException.SnapshotConflict;
+import dev.cairn.control.ControlException.SnapshotsUnavailable;
+import dev.cairn.repository.ManifestId;
+import dev.cairn.repository.ManifestInfo;
+import dev.cairn.repository.Repository;
+import dev.cairn.snapshot.SnapshotEngine;
+import dev.cairn.volume.Volume;
+import java.io.IOException;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Snapshots of cloud disks (DESIGN §4): create (one disk, or a crash-consistent group), describe,
+ * modify, delete, roll back, initialize, serve read-only; and the lineage that keeps incremental
+ * captures and layered disks correct.
+ *
+ * <p><b>What it keeps true.</b>
+ * <ul>
+ *   <li>A snapshot is NORMAL only once its manifest is durable in the repository; its row, the disk's
+ *       {@code last_manifest} and the operation record change in one transaction after that. A capture
+ *       that fails — or that a crash or stop interrupts — removes its row, and its blocks count as
+ *       changed again on the disk, so the next snapshot takes them.</li>
+ *   <li>A manifest stays in the repository while anything in the catalog names it: a snapshot, a
+ *       disk's last capture (the parent of its next incremental) or a disk's base (until flattened).
+ *       Whoever drops the last name deletes the manifest root ({@link #release}); chunks go with the
+ *       next GC. A crash in between leaves an orphan root that {@link #collectGarbage} removes.</li>
+ *   <li>Rollback and clone are instant: the disk is laid over the snapshot (its files say so
+ *       atomically), then flattened in the background at a bounded rate; a crash during either is
+ *       finished at the next start ({@link #recover}).</li>
+ * </ul>
+ *
+ * <p><b>Threads.</b> Actions run on the caller's thread and return once the barrier is in place or
+ * the state change is committed; captures, rollbacks and flattens run on virtual threads (captures
+ * at most {@link #CONCURRENT_CAPTURES} at a time, each with its own hashing threads).
+ */
+public final class SnapshotService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SnapshotService.class);
+    static final int CONCURRENT_CAPTURES = 2;
+    /** Default flatten rate: enough to finish 100 GiB in ~7 minutes without starving the disk's own I/O. */
+    public static final long DEFAULT_FLATTEN_BYTES_PER_SECOND = 256L << 20;
+    private static final long PROGRESS_INTERVAL_MS = 250;
+
+    private final CloudControl control;
+    private final Catalog catalog;
+    private final SnapshotEngine engine;
+    private final InstantSource clock;
+    private final long flattenRate;
+    private final ExecutorService background = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("snapshot-", 0).factory());
+    private final Semaphore captureSlots = new Semaphore(CONCURRENT_CAPTURES);
+    private final Map<String, SnapshotEngine.Job> capturing = new ConcurrentHashMap<>();
+    private final Map<String, AtomicBoolean> flattening = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> exported = new ConcurrentHashMap<>();
+    private final AtomicInteger running = new AtomicInteger();
+    private volatile boolean closing;
+
+    SnapshotService(CloudControl control, Catalog catalog, SnapshotEngine engine, InstantSource clock, long flattenRate) {
+        this.control = control;
+        this.catalog = catalog;
+        this.engine = engine;
+        this.clock = clock;
+        this.flattenRate = flattenRate;
+    }
+
+    /** True when a repository is configured. Without one every snapshot action answers {@link SnapshotsUnavailable}. */
+    public boolean available() {
+        return engine != null;
+    }
+
+    private SnapshotEngine engine() {
+        if (engine == null) throw new SnapshotsUnavailable("this server has no snapshot repository");
+        return engine;
+    }
+
+    // ------------------------------------------------------------------ create
+
+    /** CreateSnapshot: the barrier is in place when this returns; the capture goes on in the background. */
+    public String createSnapshot(Caller caller, String diskId, String name, Instant deadline) {
+        return control.recorded(caller, "CreateSnapshot", () -> {
+            engine();
+            CloudControl.requireName(name, "SnapshotName", 60, InvalidValue.Reason.VALUE);
+            checkDeadline(deadline);
+            return create(caller, List.of(diskId), name == null ? CloudControl.UNNAMED : name, deadline, null, null).getFirst();
+        });
+    }
+
+    /**
+     * CreateSnapshotGroup: one barrier across the disks, all attached to one instance; member snapshots
+     * are named {@code <name>_0}, {@code <name>_1}, … in the order given.
+     */
+    public String createSnapshotGroup(Caller caller, List<String> diskIds, String name) {
+        return control.recorded(caller, "CreateSnapshotGroup", () -> {
+            engine();
+            CloudControl.requireIds(diskIds, "DiskIds", control.limits().idsPerDescribe());
+            CloudControl.requireName(name, "SnapshotGroupName", 60, InvalidValue.Reason.VALUE);
+            String groupName = name == null ? CloudControl.UNNAMED : name;
+            String groupId = Ids.snapshotGroup();
+            create(caller, diskIds, groupName, null, groupId, null);
+            return groupId;
+        });
+    }
+
+    private void checkDeadline(Instant deadline) {
+        if (deadline != null && deadline.isBefore(clock.instant().plus(Duration.ofDays(1)))) {
+            throw new InvalidValue("Deadline", InvalidValue.Reason.VALUE, "`Deadline` must be at least one day from now");
+        }
+    }
+
+    /** One planned member of a capture. */
+    private record Planned(String snapshotId, Disk disk, String lastManifest, String name) {}
+
+    private List<String> create(Caller caller, List<String> diskIds, String name, Instant deadline, String groupId, String policyId) {
+        Instant now = clock.instant();
+        String action = groupId == null ? "CreateSnapshot" : "CreateSnapshotGroup";
+        List<Planned> plan = catalog.write(tx -> {
+            List<Planned> out = new ArrayList<>();
+            String instance = null;
+            for (int i = 0; i < diskIds.size(); i++) {
+                Disk d = Rows.ownDisk(tx, caller.accountId(), diskIds.get(i));
+                checkCapturable(tx, d);
+                if (groupId != null) {
+                    if (d.instanceId() == null || (instance != null && !instance.equals(d.instanceId()))) {
+                        throw new InvalidValue("DiskIds", InvalidValue.Reason.VALUE,
+                                "the disks of a snapshot group must all be attached to one instance");
+                    }
+                    instance = d.instanceId();
+                }
+                String member = groupId == null ? name : name + "_" + i;
+                out.add(new Planned(Ids.snapshot(), d, lastManifest(tx, d.diskId()), member));
+            }
+            for (Planned p : out) {
+                tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),
+                        p.disk().sizeGib(), p.disk().diskUsage(), SnapshotState.CREATING, 0, null, groupId, policyId,
+                        deadline == null, deadline == null ? null : deadline.toEpochMilli(), now.toEpochMilli(), now.toEpochMilli(),
+                        false, 0L, 0L);
+            }
+            if (groupId != null) {
+                tx.update("INSERT INTO snapshot_groups (group_id, account_id, name, state, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        groupId, caller.accountId(), name, SnapshotState.CREATING, now.toEpochMilli(), now.toEpochMilli());
+                Rows.recordOps(tx, caller, action, List.of(groupId), "PROCESSING", now.toEpochMilli(), String.join(",", diskIds));
+            }
+            Rows.recordOps(tx, caller, "CreateSnapshot", out.stream().map(Planned::snapshotId).toList(), "PROCESSING",
+                    now.toEpochMilli(), groupId == null ? "disk " + diskIds.getFirst() : "group " + groupId);
+            return out;
+        });
+
+        List<SnapshotEngine.Request> requests = new ArrayList<>();
+        for (Planned p : plan) {
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("snapshot", p.snapshotId());
+            meta.put("account", Long.toString(caller.accountId()));
+            meta.put("disk", p.disk().diskId());
+            meta.put("name", p.name());
+            meta.put("zone", p.disk().zone());
+            meta.put("disk-usage", p.disk().diskUsage().name());
+            meta.put("created", now.toString());
+            if (groupId != null) meta.put("group", groupId);
+            if (policyId != null) meta.put("policy", policyId);
+            requests.add(new SnapshotEngine.Request(p.disk().diskId(), p.lastManifest() == null ? null : ManifestId.parse(p.lastManifest()), meta));
+        }
+        List<SnapshotEngine.Job> jobs;
+        try {
+            jobs = engine.begin(requests);
+        } catch (IllegalStateException busy) {
+            forget(plan, groupId, "a snapshot of the disk is already being taken");
+            throw new DiskConflict(diskIds.getFirst(), DiskConflict.Problem.SNAPSHOT_CREATING, "a snapshot of disk `"
+                    + diskIds.getFirst() + "` is being created; try again when it is done");
+        } catch (IOException | RuntimeException e) {
+            log.error("snapshot barrier failed disks={}", diskIds, e);
+            forget(plan, groupId, e.toString());
+            throw new SnapshotsUnavailable("could not start the snapshot: " + e.getMessage());
+        }
+        for (int i = 0; i < plan.size(); i++) capturing.put(plan.get(i).snapshotId(), jobs.get(i));
+        log.info("snapshot barrier account={} request_id={} snapshots={} disks={} group={}", caller.accountId(), caller.requestId(),
+                plan.stream().map(Planned::snapshotId).toList(), diskIds, groupId);
+        submit("capture " + plan.getFirst().snapshotId(), () -> runCaptures(plan, jobs, groupId));
+        return plan.stream().map(Planned::snapshotId).toList();
+    }
+
+    private void checkCapturable(Catalog.Tx tx, Disk d) throws SQLException {
+        switch (d.state()) {
+            case ROLLBACKING -> throw new DiskConflict(d.diskId(), DiskConflict.Problem.ROLLBACKING, "disk `" + d.diskId() + "` is rolling back");
+            case TORECYCLE -> throw new DiskConflict(d.diskId(), DiskConflict.Problem.BUSY, "disk `" + d.diskId() + "` is being deleted");
+            default -> { }
+        }
+        if (tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state = ?", d.diskId(), SnapshotState.CREATING) > 0) {
+            throw new DiskConflict(d.diskId(), DiskConflict.Problem.SNAPSHOT_CREATING, "a snapshot of disk `" + d.diskId()
+                    + "` is being created; try again when it is done");
+        }
+    }
+
+    private static String lastManifest(Catalog.Tx tx, String diskId) throws SQLException {
+        return tx.first("SELECT last_manifest FROM disks WHERE disk_id = ?", rs -> rs.getString(1), diskId).orElse(null);
+    }
+
+    /** Removes the rows of snapshots that never started. */
+    private void forget(List<Planned> plan, String groupId, String why) {
+        catalog.write(tx -> {
+            for (Planned p : plan) {
+                tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", p.snapshotId());
+                Rows.finishOps(tx, "CreateSnapshot", p.snapshotId(), "FAILED", clock.millis(), why);
+            }
+            if (groupId != null) {
+                tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", groupId);
+                Rows.finishOps(tx, "CreateSnapshotGroup", groupId, "FAILED", clock.millis(), why);
+            }
+            return null;
+        });
+    }
+
+    private void runCaptures(List<Planned> plan, List<SnapshotEngine.Job> jobs, String groupId) throws InterruptedException {
+        boolean allOk = true;
+        List<String> done = new ArrayList<>();
+        for (int i = 0; i < plan.size(); i++) {
+            Planned p = plan.get(i);
+            SnapshotEngine.Job job = jobs.get(i);
+            boolean ok = allOk && capture(p, job);
+            if (!allOk) {
+                try {
+                    job.abandon();
+                } catch (IOException e) {
+                    log.warn("abandoning capture of {} failed", p.snapshotId(), e);
+                }
+                fail(p, "another member of group " + groupId + " failed");
+            }
+            capturing.remove(p.snapshotId());
+            if (ok) done.add(p.snapshotId());
+            allOk &= ok;
+        }
+        if (groupId == null) return;
+        if (allOk) {
+            catalog.write(tx -> {
+                tx.update("UPDATE snapshot_groups SET state = ?, modified_at = ? WHERE group_id = ?", SnapshotState.NORMAL, clock.millis(), groupId);
+                Rows.finishOps(tx, "CreateSnapshotGroup", groupId, "SUCCESS", clock.millis(), null);
+                return null;
+            });
+        } else { // a group is all of its disks at one instant or nothing
+            List<String> manifests = catalog.write(tx -> {
+                List<String> names = new ArrayList<>();
+                for (String id : done) {
+                    tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ?", rs -> rs.getString(1), id).ifPresent(names::add);
+                    tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", id);
+                }
+                tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", groupId);
+                Rows.finishOps(tx, "CreateSnapshotGroup", groupId, "FAILED", clock.millis(), "a member snapshot failed");
+                return names;
+            });
+            release(manifests);
+        }
+    }
+
+    /** Runs one capture to its end; true if the snapshot became NORMAL. */
+    private boolean capture(Planned p, SnapshotEngine.Job job) throws InterruptedException {
+        captureSlots.acquire();
+        long started = System.nanoTime();
+        try {
+            long[] lastWrite = {0};
+            List<String> replaced = new ArrayList<>();
+            ManifestId m = job.run((blocksDone, total, bytes) -> {
+                long now = System.currentTimeMillis();
+                if (now - lastWrite[0] < PROGRESS_INTERVAL_MS || total == 0) return;
+                lastWrite[0] = now;
+                long percent = Math.min(99, blocksDone * 100 / total);
+                catalog.write(tx -> tx.update("UPDATE snapshots SET percent = ? WHERE snapshot_id = ? AND state = ?",
+                        percent, p.snapshotId(), SnapshotState.CREATING));
+            }, manifest -> {
+                ManifestInfo info = engine.repository().openManifest(manifest).info();
+                catalog.write(tx -> {
+                    replaced.clear();
+                    int n = tx.update("UPDATE snapshots SET state = ?, percent = 100, manifest_id = ?, modified_at = ?, incremental = ?, "
+                                    + "logical_bytes = ?, incremental_bytes = ? WHERE snapshot_id = ? AND state = ?",
+                            SnapshotState.NORMAL, manifest.toString(), clock.millis(), job.incremental(), info.logicalBytes(),
+                            info.incrementalBytes(), p.snapshotId(), SnapshotState.CREATING);
+                    if (n == 0) throw new IllegalStateException("snapshot " + p.snapshotId() + " vanished while it was being created");
+                    String old = lastManifest(tx, p.disk().diskId());
+                    if (old != null) replaced.add(old);
+                    tx.update("UPDATE disks SET last_manifest = ? WHERE disk_id = ?", manifest.toString(), p.disk().diskId());
+                    Rows.finishOps(tx, "CreateSnapshot", p.snapshotId(), "SUCCESS", clock.millis(),
+                            (job.incremental() ? "incremental" : "full") + ", " + job.blocks() + " blocks read");
+                    return null;
+                });
+            });
+            release(replaced);
+            log.info("snapshot done snapshot={} disk={} manifest={} incremental={} blocks={} ms={}", p.snapshotId(), p.disk().diskId(),
+                    m.shortForm(), job.incremental(), job.blocks(), (System.nanoTime() - started) / 1_000_000);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            if (closing) log.info("snapshot {} stopped by shutdown; its changes go to the next snapshot", p.snapshotId());
+            else log.error("snapshot failed snapshot={} disk={}", p.snapshotId(), p.disk().diskId(), e);
+            fail(p, closing ? "stopped by a server shutdown" : e.toString());
+            return false;
+        } finally {
+            captureSlots.release();
+        }
+    }
+
+    private void fail(Planned p, String why) {
+        try {
+            catalog.write(tx -> {
+                tx.update("DELETE FROM snapshots WHERE snapshot_id = ? AND state = ?", p.snapshotId(), SnapshotState.CREATING);
+                Rows.finishOps(tx, "CreateSnapshot", p.snapshotId(), "FAILED", clock.millis(), why);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            log.warn("recording the failure of snapshot {} failed; the next start removes it", p.snapshotId(), e);
+        }
+    }
+
+    // ------------------------------------------------------------------ describe, modify
+
+    public Page<Snapshot> describeSnapshots(Caller caller, ListQuery<Snapshot> query) {
+        List<Snapshot> all = catalog.read(tx -> tx.query("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE account_id = ?",
+                SnapshotService::snapshot, caller.accountId()));
+        return query.apply(CloudControl.restrictIds(all, query.ids(), Snapshot::snapshotId));
+    }
+
+    public Page<SnapshotGroup> describeSnapshotGroups(Caller caller, ListQuery<SnapshotGroup> query) {
+        List<SnapshotGroup> all = catalog.read(tx -> {
+            Map<String, List<Snapshot>> members = new LinkedHashMap<>();
+            for (Snapshot s : tx.query("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE account_id = ? AND group_id IS NOT NULL "
+                    + "ORDER BY snapshot_id", SnapshotService::snapshot, caller.accountId())) {
+                members.computeIfAbsent(s.groupId(), k -> new ArrayList<>()).add(s);
+            }
+            return tx.query("SELECT group_id, account_id, name, state, created_at, modified_at FROM snapshot_groups WHERE account_id = ?",
+                    rs -> {
+                        List<Snapshot> ms = members.getOrDefault(rs.getString(1), List.of());
+                        int percent = ms.isEmpty() ? 0 : (int) ms.stream().mapToInt(Snapshot::percent).average().orElse(0);
+                        return new SnapshotGroup(rs.getString(1), rs.getLong(2), rs.getString(3), SnapshotState.valueOf(rs.getString(4)),
+                                percent, ms.stream().map(Snapshot::snapshotId).toList(),
+                                ms.stream().anyMatch(s -> s.diskUsage() == DiskUsage.SYSTEM_DISK),
+                                Instant.ofEpochMilli(rs.getLong(5)), Instant.ofEpochMilli(rs.getLong(6)));
+                    }, caller.accountId());
+        });
+        return query.apply(CloudControl.restrictIds(all, query.ids(), SnapshotGroup::groupId));
+    }
+
+    /** ModifySnapshotAttribute: null fields stay; {@code permanent} true clears the deadline. */
+    public void modifySnapshotAttribute(Caller caller, String snapshotId, String name, Boolean permanent, Instant deadline) {
+        control.recorded(caller, "ModifySnapshotAttribute", () -> {
+            CloudControl.requireName(name, "SnapshotName", 60, InvalidValue.Reason.VALUE);
+            if (deadline != null && !Boolean.TRUE.equals(permanent)) checkDeadline(deadline);
+            catalog.write(tx -> {
+                Snapshot s = ownSnapshot(tx, caller, snapshotId);
+                boolean perm = permanent != null ? permanent : (deadline == null && s.permanent());
+                Long until = perm ? null : deadline != null ? Long.valueOf(deadline.toEpochMilli())
+                        : s.deadline() == null ? null : s.deadline().toEpochMilli();
+                tx.update("UPDATE snapshots SET name = ?, is_permanent = ?, deadline_at = ?, modified_at = ? WHERE snapshot_id = ?",
+                        name == null ? s.name() : name, perm, until, clock.millis(), snapshotId);
+                Rows.recordOps(tx, caller, "ModifySnapshotAttribute", List.of(snapshotId), "SUCCESS", clock.millis(),
+                        "name=" + name + " permanent=" + permanent + " deadline=" + deadline);
+                return null;
+            });
+            return null;
+        });
+    }
+
+    // ------------------------------------------------------------------ delete
+
+    /** DeleteSnapshots: NORMAL snapshots of the caller, all or nothing. */
+    public void deleteSnapshots(Caller caller, List<String> snapshotIds) {
+        control.recorded(caller, "DeleteSnapshots", () -> {
+            CloudControl.requireIds(snapshotIds, "SnapshotIds", control.limits().idsPerDescribe());
+            List<String> manifests = catalog.write(tx -> {
+                List<Snapshot> found = new ArrayList<>();
+                for (String id : snapshotIds) found.add(ownSnapshot(tx, caller, id));
+                for (Snapshot s : found) requireSettled(s);
+                List<String> names = new ArrayList<>();
+                for (Snapshot s : found) {
+                    tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", s.snapshotId());
+                    names.add(s.manifestId());
+                }
+                Rows.recordOps(tx, caller, "DeleteSnapshots", snapshotIds, "SUCCESS", clock.millis(), "");
+                dropEmptyGroups(tx);
+                return names;
+            });
+            log.info("snapshots deleted account={} request_id={} snapshots={}", caller.accountId(), caller.requestId(), snapshotIds);
+            release(manifests);
+            return null;
+        });
+    }
+
+    /** DeleteSnapshotGroup: the groups and all their snapshots, all or nothing. */
+    public void deleteSnapshotGroups(Caller caller, List<String> groupIds) {
+        control.recorded(caller, "DeleteSnapshotGroup", () -> {
+            CloudControl.requireIds(groupIds, "SnapshotGroupIds", control.limits().idsPerDescribe());
+            List<String> manifests = catalog.write(tx -> {
+                List<String> names = new ArrayList<>();
+                for (String g : groupIds) {
+                    String state = tx.first("SELECT state FROM snapshot_groups WHERE group_id = ? AND account_id = ?",
+                            rs -> rs.getString(1), g, caller.accountId()).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT_GROUP, g));
+                    if (!state.equals(SnapshotState.NORMAL.name())) {
+                        throw new SnapshotConflict(g, SnapshotConflict.Problem.CREATING, "snapshot group `" + g + "` is " + state);
+                    }
+                }
+                for (String g : groupIds) {
+                    names.addAll(tx.query("SELECT manifest_id FROM snapshots WHERE group_id = ?", rs -> rs.getString(1), g));
+                    tx.update("DELETE FROM snapshots WHERE group_id = ?", g);
+                    tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", g);
+                }
+                Rows.recordOps(tx, caller, "DeleteSnapshotGroup", groupIds, "SUCCESS", clock.millis(), "");
+                return names;
+            });
+            release(manifests);
+            return null;
+        });
+    }
+
+    private static void dropEmptyGroups(Catalog.Tx tx) throws SQLException {
+        tx.update("DELETE FROM snapshot_groups WHERE state = ? AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.group_id = snapshot_groups.group_id)",
+                SnapshotState.NORMAL);
+    }
+
+    private static void requireSettled(Snapshot s) {
+        if (s.state() == SnapshotState.CREATING) {
+            throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.CREATING, "snapshot `" + s.snapshotId() + "` is still being created");
+        }
+        if (s.state() == SnapshotState.ROLLBACKING) {
+            throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.BUSY, "a disk is rolling back to snapshot `" + s.snapshotId() + "`");
+        }
+    }
+
+    /**
+     * Deletes the roots of manifests nothing in the catalog names any more. Safe against a concurrent
+     * clone: a new name for a manifest is only ever added in a transaction that finds its snapshot row,
+     * and the callers removed that row before.
+     */
+    void release(Collection<String> manifests) {
+        if (engine == null) return;
+        for (String m : new LinkedHashSet<>(manifests)) {
+            if (m == null) continue;
+            boolean named = catalog.read(tx -> referenced(tx, m));
+            if (named || exported.containsKey(m)) continue;
+            try {
+                engine.repository().deleteManifest(ManifestId.parse(m));
+            } catch (IOException | RuntimeException e) {
+                log.warn("could not delete manifest {}; repo gc removes it later", m, e);
+            }
+        }
+    }
+
+    private static boolean referenced(Catalog.Tx tx, String manifest) throws SQLException {
+        return tx.count("SELECT COUNT(*) FROM snapshots WHERE manifest_id = ?", manifest) > 0
+                || tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", manifest, manifest) > 0;
+    }
+
+    // ------------------------------------------------------------------ rollback, initialize
+
+    /**
+     * ApplySnapshot: rolls the disk back to one of its own NORMAL snapshots. The disk must be unattached
+     * or its instance stopped ({@code autoStop} stops it first). The disk is usable again as soon as
+     * this returns and the background step lays it over the snapshot (milliseconds).
+     */
+    public void applySnapshot(Caller caller, String snapshotId, String diskId, boolean autoStop, boolean autoStart) {
+        control.recorded(caller, "ApplySnapshot", () -> {
+            engine();
+            if (autoStart && !autoStop) {
+                throw new InvalidValue("AutoStartInstance", InvalidValue.Reason.CONFLICT, "`AutoStartInstance` needs `AutoStopInstance`");
+            }
+            String[] instanceToStart = {null};
+            control.commitAndRevoke(tx -> {
+                Snapshot s = ownSnapshot(tx, caller, snapshotId);
+                requireSettled(s);
+                if (!s.diskId().equals(diskId)) {
+                    throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.OTHER_DISK, "snapshot `" + snapshotId
+                            + "` was taken of disk `" + s.diskId() + "`, not `" + diskId + "`; create a new disk from it instead");
+                }
+                Disk d = Rows.ownDisk(tx, caller.accountId(), diskId);
+                List<String> revoked = prepareRollback(tx, caller, d, autoStop, "ApplySnapshot");
+                if (autoStart && d.instanceId() != null) instanceToStart[0] = d.instanceId();
+                startRollback(tx, caller, d, s, "ApplySnapshot");
+                return revoked;
+            });
+            String start = instanceToStart[0];
+            submit("rollback " + diskId, () -> finishRollback(diskId, start));
+            return null;
+        });
+    }
+
+    /**
+     * ApplySnapshotGroup: rolls each named disk back to its member snapshot of the group, all or
+     * nothing; attached disks must be on one instance (stopped, or {@code autoStop}).
+     */
+    public void applySnapshotGroup(Caller caller, String groupId, Map<String, String> snapshotByDisk, boolean autoStop, boolean autoStart) {
+        control.recorded(caller, "ApplySnapshotGroup", () -> {
+            engine();
+            if (snapshotByDisk.isEmpty()) throw new InvalidValue("ApplyDisks", InvalidValue.Reason.VALUE, "`ApplyDisks` is empty");
+            if (autoStart && !autoStop) {
+                throw new InvalidValue("AutoStartInstance", InvalidValue.Reason.CONFLICT, "`AutoStartInstance` needs `AutoStopInstance`");
+            }
+            Set<String> toStart = new LinkedHashSet<>();
+            control.commitAndRevoke(tx -> {
+                tx.first("SELECT state FROM snapshot_groups WHERE group_id = ? AND account_id = ?", rs -> rs.getString(1), groupId,
+                        caller.accountId()).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT_GROUP, groupId));
+                List<String> revoked = new ArrayList<>();
+                String instance = null;
+                toStart.clear();
+                for (var e : snapshotByDisk.entrySet()) {
+                    Snapshot s = ownSnapshot(tx, caller, e.getValue());
+                    if (!groupId.equals(s.groupId())) {
+                        throw new InvalidValue("ApplyDisks", InvalidValue.Reason.VALUE, "snapshot `" + s.snapshotId() + "` is not in group `" + groupId + "`");
+                    }
+                    requireSettled(s);
+                    if (!s.diskId().equals(e.getKey())) {
+                        throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.OTHER_DISK, "snapshot `" + s.snapshotId()
+                                + "` was taken of disk `" + s.diskId() + "`, not `" + e.getKey() + "`");
+                    }
+                    Disk d = Rows.ownDisk(tx, caller.accountId(), e.getKey());
+                    if (d.instanceId() != null) {
+                        if (instance != null && !instance.equals(d.instanceId())) {
+                            throw new InvalidValue("ApplyDisks", InvalidValue.Reason.CONFLICT, "the disks are attached to different instances");
+                        }
+                        instance = d.instanceId();
+                        if (autoStart) toStart.add(d.instanceId());
+                    }
+                    revoked.addAll(prepareRollback(tx, caller, d, autoStop, "ApplySnapshotGroup"));
+                    startRollback(tx, caller, d, s, "ApplySnapshot");
+                }
+                tx.update("UPDATE snapshot_groups SET state = ?, modified_at = ? WHERE group_id = ?", SnapshotState.ROLLBACKING, clock.millis(), groupId);
+                return revoked;
+            });
+            String start = toStart.isEmpty() ? null : toStart.iterator().next();
+            List<String> disks = List.copyOf(snapshotByDisk.keySet());
+            submit("group rollback " + groupId, () -> {
+                for (int i = 0; i < disks.size(); i++) finishRollback(disks.get(i), i == disks.size() - 1 ? start : null);
+                catalog.write(tx -> tx.update("UPDATE snapshot_groups SET state = ?, modified_at = ? WHERE group_id = ? AND state = ?",
+                        SnapshotState.NORMAL, clock.millis(), groupId, SnapshotState.ROLLBACKING));
+            });
+            return null;
+        });
+    }
+
+    /**
+     * InitializeDisks: unattached data disks go back to how they were created — the snapshot they were
+     * made from (if it still exists), else empty.
+     */
+    public void initializeDisks(Caller caller, List<String> diskIds) {
+        control.recorded(caller, "InitializeDisks", () -> {
+            engine();
+            CloudControl.requireIds(diskIds, "DiskIds", 20);
+            catalog.write(tx -> {
+                List<Disk> disks = new ArrayList<>();
+                for (String id : diskIds) disks.add(Rows.ownDisk(tx, caller.accountId(), id));
+                for (Disk d : disks) {
+                    if (d.diskUsage() == DiskUsage.SYSTEM_DISK) {
+                        throw new DiskConflict(d.diskId(), DiskConflict.Problem.SYSTEM_DISK, "disk `" + d.diskId() + "` is a system disk");
+                    }
+                    if (d.instanceId() != null) {
+                        throw new DiskConflict(d.diskId(), DiskConflict.Problem.ATTACHED, "disk `" + d.diskId() + "` is attached; detach it first");
+                    }
+                    prepareRollback(tx, caller, d, false, "InitializeDisks");
+                }
+                for (Disk d : disks) {
+                    String source = tx.first("SELECT source_snapshot_id FROM disks WHERE disk_id = ?", rs -> rs.getString(1), d.diskId()).orElse(null);
+                    Optional<Snapshot> s = source == null ? Optional.empty() : snapshotById(tx, source).filter(x -> x.manifestId() != null);
+                    Rows.setDiskState(tx, d.diskId(), DiskState.ROLLBACKING, null);
+                    tx.update("UPDATE disks SET rollback_snapshot_id = ? WHERE disk_id = ?", s.map(Snapshot::snapshotId).orElse(""), d.diskId());
+                    Rows.recordOps(tx, caller, "InitializeDisks", List.of(d.diskId()), "PROCESSING", clock.millis(),
+                            s.map(x -> "to " + x.snapshotId()).orElse("empty"));
+                }
+                return null;
+            });
+            for (String d : diskIds) submit("initialize " + d, () -> finishRollback(d, null));
+            return null;
+        });
+    }
+
+    /** Checks the disk may roll back now (stopping its instance if asked); returns the disk if it stops being exported. */
+    private List<String> prepareRollback(Catalog.Tx tx, Caller caller, Disk d, boolean autoStop, String action) throws SQLException {
+        if (d.state() == DiskState.ROLLBACKING) {
+            throw new DiskConflict(d.diskId(), DiskConflict.Problem.ROLLBACKING, "disk `" + d.diskId() + "` is already rolling back");
+        }
+        if (tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state = ?", d.diskId(), SnapshotState.CREATING) > 0) {
+            throw new DiskConflict(d.diskId(), DiskConflict.Problem.SNAPSHOT_CREATING, "a snapshot of disk `" + d.diskId() + "` is being created");
+        }
+        if (d.state() != DiskState.UNATTACHED && d.state() != DiskState.ATTACHED) {
+            throw new DiskConflict(d.diskId(), DiskConflict.Problem.BUSY, "disk `" + d.diskId() + "` is " + d.state());
+        }
+        if (d.instanceId() == null) return List.of();
+        Instance i = Rows.instanceById(tx, d.instanceId()).orElseThrow(() -> new NotFound(ResourceKind.INSTANCE, d.instanceId()));
+        if (i.state() == InstanceState.STOPPED) return List.of();
+        if (i.state() != InstanceState.RUNNING || !autoStop) {
+            throw new DiskConflict(d.diskId(), DiskConflict.Problem.INSTANCE_RUNNING, "disk `" + d.diskId() + "` is attached to instance `"
+                    + i.instanceId() + "`, which is " + i.state() + "; stop it first (or set AutoStopInstance)");
+        }
+        // Cairn's instances are attachment targets, not machines: stopping is bookkeeping and done at once.
+        Rows.setInstanceState(tx, i.instanceId(), InstanceState.STOPPED, "StopInstances", "SUCCESS", caller.requestId());
+        Rows.recordOps(tx, caller, "StopInstances", List.of(i.instanceId()), "SUCCESS", clock.millis(), "AutoStopInstance of " + action);
+        List<String> revoked = new ArrayList<>();
+        for (Disk other : Rows.disksOfInstance(tx, i.instanceId())) {
+            if (other.state() == DiskState.ATTACHED || other.state() == DiskState.EXPANDING) revoked.add(other.diskId());
+        }
+        return revoked;
+    }
+
+    private void startRollback(Catalog.Tx tx, Caller caller, Disk d, Snapshot s, String action) throws SQLException {
+        Rows.setDiskState(tx, d.diskId(), DiskState.ROLLBACKING, d.instanceId());
+        tx.update("UPDATE disks SET rollback_snapshot_id = ? WHERE disk_id = ?", s.snapshotId(), d.diskId());
+        tx.update("UPDATE snapshots SET state = ?, modified_at = ? WHERE snapshot_id = ?", SnapshotState.ROLLBACKING, clock.millis(), s.snapshotId());
+        Rows.recordOps(tx, caller, action, List.of(d.diskId()), "PROCESSING", clock.millis(), "to " + s.snapshotId());
+    }
+
+    /**
+     * The background half of a rollback or initialize (also run by {@link #recover}): stops the disk's
+     * flatten, waits until nothing holds the disk open, lays it over the snapshot (or empties it), and
+     * returns it to service. Idempotent until its final transaction.
+     */
+    private void finishRollback(String diskId, String instanceToStart) throws Exception {
+        record Target(String snapshotId, String manifest, long sizeGib) {}
+        Optional<Target> target = catalog.read(tx -> tx.first("""
+                SELECT d.rollback_snapshot_id, s.manifest_id, d.size_gib FROM disks d LEFT JOIN snapshots s ON s.snapshot_id = d.rollback_snapshot_id
+                WHERE d.disk_id = ? AND d.state = ?""", rs -> new Target(rs.getString(1), rs.getString(2), rs.getLong(3)), diskId, DiskState.ROLLBACKING));
+        if (target.isEmpty()) return;
+        Target t = target.get();
+        stopFlatten(diskId);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                if (t.manifest() != null) {
+                    engine.layer(diskId, t.sizeGib() * CloudControl.GIB, ManifestId.parse(t.manifest()));
+                } else {
+                    engine.volumes().delete(diskId);
+                    engine.volumes().create(diskId, t.sizeGib() * CloudControl.GIB);
+                }
+                break;
+            } catch (IllegalStateException inUse) { // NBD clients of the disk are still closing
+                if (System.nanoTime() > deadline) throw new IOException("disk " + diskId + " stayed in use for 60 s; rollback retried at next start", inUse);
+                Thread.sleep(20);
+            }
+        }
+        List<String> replaced = new ArrayList<>();
+        catalog.write(tx -> {
+            replaced.clear();
+            tx.query("SELECT last_manifest, base_manifest FROM disks WHERE disk_id = ?", rs -> {
+                replaced.add(rs.getString(1));
+                replaced.add(rs.getString(2));
+                return null;
+            }, diskId);
+            String back = "CASE WHEN instance_id IS NULL THEN 'UNATTACHED' ELSE 'ATTACHED' END";
+            int n = tx.update("UPDATE disks SET state = " + back + ", rollback_snapshot_id = NULL, last_manifest = ?, base_manifest = ?, "
+                    + "flatten_percent = ? WHERE disk_id = ? AND state = ?", t.manifest(), t.manifest(), t.manifest() == null ? null : 0L,
+                    diskId, DiskState.ROLLBACKING);
+            if (n == 0) return null;
+            if (t.snapshotId() != null && !t.snapshotId().isEmpty()) {
+                tx.update("UPDATE snapshots SET state = ? WHERE snapshot_id = ? AND state = ? AND NOT EXISTS "
+                        + "(SELECT 1 FROM disks WHERE rollback_snapshot_id = ? AND state = ?)", SnapshotState.NORMAL, t.snapshotId(),
+                        SnapshotState.ROLLBACKING, t.snapshotId(), DiskState.ROLLBACKING);
+            }
+            Rows.finishOps(tx, "ApplySnapshot", diskId, "SUCCESS", clock.millis(), null);
+            Rows.finishOps(tx, "InitializeDisks", diskId, "SUCCESS", clock.millis(), null);
+            if (instanceToStart != null) {
+                tx.update("UPDATE instances SET state = ?, latest_operation = ?, latest_operation_state = ? WHERE instance_id = ? AND state = ?",
+                        InstanceState.RUNNING, "StartInstances", "SUCCESS", instanceToStart, InstanceState.STOPPED);
+            }
+            return null;
+        });
+        log.info("disk rolled back disk={} snapshot={} manifest={}", diskId, t.snapshotId(), t.manifest());
+        release(replaced);
+        if (t.manifest() != null) startFlatten(diskId);
+    }
+
+    // ------------------------------------------------------------------ clones (CreateDisks with SnapshotId)
+
+    /** What a disk cloned from a snapshot starts from. */
+    record CloneSource(String snapshotId, String manifestId, long sizeGib) {}
+
+    /** Checks the caller may create disks from the snapshot; returns its manifest and size. */
+    CloneSource cloneSource(Caller caller, String snapshotId) {
+        engine();
+        return catalog.read(tx -> cloneSource(tx, caller, snapshotId));
+    }
+
+    CloneSource cloneSource(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
+        Snapshot s = ownSnapshot(tx, caller, snapshotId);
+        if (s.state() == SnapshotState.CREATING) {
+            throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.CREATING, "snapshot `" + snapshotId + "` is still being created");
+        }
+        if (s.diskUsage() == DiskUsage.SYSTEM_DISK) {
+            throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.SYSTEM_DISK, "snapshot `" + snapshotId
+                    + "` is of a system disk; data disks can only be created from data-disk snapshots (make an image of it instead)");
+        }
+        return new CloneSource(s.snapshotId(), s.manifestId(), s.diskSizeGib());
+    }
+
+    /** Lays a new disk's files over the snapshot (before its row exists). */
+    void layClone(String diskId, long sizeBytes, CloneSource source) throws IOException {
+        engine.layer(diskId, sizeBytes, ManifestId.parse(source.manifestId()));
+    }
+
+    /** Records the lineage of cloned disks in the transaction that inserts them. */
+    static void recordClone(Catalog.Tx tx, String diskId, CloneSource source) throws SQLException {
+        tx.update("UPDATE disks SET last_manifest = ?, base_manifest = ?, source_snapshot_id = ?, flatten_percent = 0 WHERE disk_id = ?",
+                source.manifestId(), source.manifestId(), source.snapshotId(), diskId);
+    }
+
+    // ------------------------------------------------------------------ flatten
+
+    /** Starts (or restarts) the background flatten of a layered disk. */
+    void startFlatten(String diskId) {
+        if (engine == null || closing) return;
+        AtomicBoolean stop = new AtomicBoolean();
+        if (flattening.putIfAbsent(diskId, stop) != null) return;
+        submit("flatten " + diskId, () -> {
+            try {
+                long[] lastWrite = {0};
+                boolean flattened = engine.flatten(diskId, flattenRate, (present, total) -> {
+                    long now = System.currentTimeMillis();
+                    if (now - lastWrite[0] < PROGRESS_INTERVAL_MS && present < total) return;
+                    lastWrite[0] = now;
+                    long percent = total == 0 ? 100 : present * 100 / total;
+                    catalog.write(tx -> tx.update("UPDATE disks SET flatten_percent = ? WHERE disk_id = ? AND base_manifest IS NOT NULL",
+                            percent, diskId));
+                }, stop::get);
+                String base = catalog.write(tx -> {
+                    String b = tx.first("SELECT base_manifest FROM disks WHERE disk_id = ?", rs -> rs.getString(1), diskId).orElse(null);
+                    tx.update("UPDATE disks SET base_manifest = NULL, flatten_percent = NULL WHERE disk_id = ?", diskId);
+                    return b;
+                });
+                log.info("disk flattened disk={} copied={}", diskId, flattened);
+                if (base != null) release(List.of(base));
+            } catch (java.io.InterruptedIOException stopped) {
+                log.info("flatten of {} paused; it resumes on the next start", diskId);
+            } finally {
+                flattening.remove(diskId, stop);
+            }
+        });
+    }
+
+    /** Stops a running flatten of the disk and waits until it has released the disk. */
+    private void stopFlatten(String diskId) throws InterruptedException {
+        AtomicBoolean stop = flattening.get(diskId);
+        if (stop == null) return;
+        stop.set(true);
+        while (flattening.get(diskId) == stop) Thread.sleep(10);
+    }
+
+    /** Progress of disks still layered over a snapshot: disk id → percent copied. */
+    public Map<String, Integer> flattenProgress(Caller caller) {
+        return catalog.read(tx -> {
+            Map<String, Integer> out = new LinkedHashMap<>();
+            tx.query("SELECT disk_id, flatten_percent FROM disks WHERE account_id = ? AND flatten_percent IS NOT NULL", rs -> {
+                out.put(rs.getString(1), rs.getInt(2));
+                return null;
+            }, caller.accountId());
+            return out;
+        });
+    }
+
+    // ------------------------------------------------------------------ read-only exports
+
+    /** A NORMAL snapshot as a read-only volume for NBD ({@code snap-…}), else empty. */
+    public Optional<Volume> openExport(String snapshotId) throws IOException {
+        if (engine == null) return Optional.empty();
+        Optional<String> manifest = catalog.read(tx -> tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ? AND state IN (?, ?)",
+                rs -> rs.getString(1), snapshotId, SnapshotState.NORMAL, SnapshotState.ROLLBACKING));
+        if (manifest.isEmpty() || manifest.get() == null) return Optional.empty();
+        String m = manifest.get();
+        exported.computeIfAbsent(m, k -> new AtomicInteger()).incrementAndGet(); // release() leaves it while served
+        Volume v;
+        try {
+            v = engine.openSnapshot(ManifestId.parse(m));
+        } catch (IOException | RuntimeException e) {
+            unexport(m);
+            throw e;
+        }
+        return Optional.of(new ExportedSnapshot(v, () -> unexport(m)));
+    }
+
+    private void unexport(String manifest) {
+        exported.computeIfPresent(manifest, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    }
+
+    /** NORMAL snapshot ids, sorted (for NBD_OPT_LIST). */
+    public List<String> exportedSnapshotIds() {
+        if (engine == null) return List.of();
+        return catalog.read(tx -> tx.query("SELECT snapshot_id FROM snapshots WHERE state = ? ORDER BY snapshot_id",
+                rs -> rs.getString(1), SnapshotState.NORMAL));
+    }
+
+    // ------------------------------------------------------------------ space
+
+    /** Totals for DescribeSnapshotOverview: snapshots and the bytes their manifests store (shared chunks once). */
+    public record Overview(long count, long storedBytes) {}
+
+    public Overview overview(Caller caller) {
+        List<String> manifests = catalog.read(tx -> tx.query("SELECT manifest_id FROM snapshots WHERE account_id = ? AND manifest_id IS NOT NULL",
+                rs -> rs.getString(1), caller.accountId()));
+        long count = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ?", caller.accountId()));
+        if (engine == null || manifests.isEmpty()) return new Overview(count, 0);
+        try {
+            return new Overview(count, engine.repository().spaceAccounting().storedBytes(manifests.stream().map(ManifestId::parse).toList()));
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
+        }
+    }
+
+    /** Per snapshot: logical, incremental (when taken) and exclusive (what deleting it alone would free now). */
+    public record Space(String snapshotId, long logicalBytes, long incrementalBytes, long exclusiveBytes) {}
+
+    public List<Space> space(Caller caller, List<String> snapshotIds) {
+        engine();
+        CloudControl.requireIds(snapshotIds, "SnapshotIds", control.limits().idsPerDescribe());
+        List<Snapshot> mine = catalog.read(tx -> {
+            List<Snapshot> out = new ArrayList<>();
+            for (String id : snapshotIds) out.add(ownSnapshot(tx, caller, id));
+            return out;
+        });
+        Set<ManifestId> live = liveManifests();
+        try {
+            List<Space> out = new ArrayList<>();
+            for (Snapshot s : mine) {
+                long exclusive = 0;
+                if (s.manifestId() != null) {
+                    ManifestId m = ManifestId.parse(s.manifestId());
+                    boolean alsoNamedElsewhere = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM snapshots WHERE manifest_id = ?", s.manifestId()) > 1
+                            || tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", s.manifestId(), s.manifestId()) > 0);
+                    Set<ManifestId> others = new LinkedHashSet<>(live);
+                    others.remove(m);
+                    exclusive = alsoNamedElsewhere ? 0 : engine.repository().spaceAccounting().exclusiveBytes(m, others);
+                }
+                out.add(new Space(s.snapshotId(), s.logicalBytes(), s.incrementalBytes(), exclusive));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
+        }
+    }
+
+    /** Every manifest the catalog names (snapshots, disks' last captures and bases) plus those being served. */
+    Set<ManifestId> liveManifests() {
+        Set<ManifestId> live = new LinkedHashSet<>();
+        catalog.read(tx -> {
+            for (String m : tx.query("SELECT manifest_id FROM snapshots WHERE manifest_id IS NOT NULL", rs -> rs.getString(1))) live.add(ManifestId.parse(m));
+            tx.query("SELECT last_manifest, base_manifest FROM disks", rs -> {
+                if (rs.getString(1) != null) live.add(ManifestId.parse(rs.getString(1)));
+                if (rs.getString(2) != null) live.add(ManifestId.parse(rs.getString(2)));
+                return null;
+            });
+            return null;
+        });
+        for (String m : exported.keySet()) live.add(ManifestId.parse(m));
+        return live;
+    }
+
+    // ------------------------------------------------------------------ repository maintenance (admin)
+
+    /** Result of {@link #collectGarbage}. */
+    public record GcReport(int orphanManifestsDeleted, long chunksDeleted, long bytesDeleted, long keptYoung) {}
+
+    /**
+     * Removes manifest roots nothing names and older than {@code grace} (a capture commits its root
+     * just before the catalog names it, so a young unnamed root may be in flight), then sweeps chunks and pages no manifest references (mark, grace, sweep).
+     */
+    public GcReport collectGarbage(Caller caller, Duration grace) {
+        requireAdmin(caller);
+        Repository repo = engine().repository();
+        try {
+            Set<ManifestId> live = liveManifests();
+            Instant cutoff = Instant.now().minus(grace); // manifests are stamped by the repository's real clock, not the service's
+
+            int orphans = 0;
+            for (ManifestId m : repo.listManifests()) {
+                if (live.contains(m)) continue;
+                ManifestInfo info = repo.openManifest(m).info();
+                if (info.created().isAfter(cutoff)) continue;
+                repo.deleteManifest(m);
+                orphans++;
+            }
+            var gc = repo.garbageCollector(grace);
+            try (var plan = gc.plan(liveManifests())) {
+                var result = gc.execute(plan);
+                return new GcReport(orphans, result.deletedChunks(), result.deletedBytes(), result.keptYoung());
+            }
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("repository gc failed: " + e.getMessage());
+        }
+    }
+
+    /** Verifies a fraction (0 < f ≤ 1) of the repository's chunks; every manifest and page always. */
+    public dev.cairn.repository.VerifyReport verify(Caller caller, double fraction) {
+        requireAdmin(caller);
+        try {
+            return engine().repository().verify(fraction);
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("repository verify failed: " + e.getMessage());
+        }
+    }
+
+    /** Repository-wide figures for {@code cairn repo stats}. */
+    public record RepoStats(int manifests, int liveManifests, long snapshots, long storedBytes, int blockSize) {}
+
+    public RepoStats stats(Caller caller) {
+        requireAdmin(caller);
+        Repository repo = engine().repository();
+        try {
+            Set<ManifestId> live = liveManifests();
+            long snapshots = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM snapshots"));
+            return new RepoStats(repo.listManifests().size(), live.size(), snapshots, repo.spaceAccounting().storedBytes(live), repo.blockSize());
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Re-creates snapshot rows from the repository's manifests (their metadata names snapshot, account,
+     * disk, name, zone, usage and time) for every snapshot the catalog lacks — after the catalog was
+     * lost or restored from an old backup. Returns the ids restored.
+     */
+    public List<String> rebuildCatalog(Caller caller) {
+        requireAdmin(caller);
+        Repository repo = engine().repository();
+        List<String> restored = new ArrayList<>();
+        try {
+            for (ManifestId m : repo.listManifests()) {
+                ManifestInfo info = repo.openManifest(m).info();
+                Map<String, String> meta = info.metadata();
+                String id = meta.get("snapshot");
+                if (id == null || meta.get("account") == null) continue;
+                long account = Long.parseLong(meta.get("account"));
+                boolean added = catalog.write(tx -> {
+                    if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return false;
+                    if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) return false;
+                    long created = Instant.parse(meta.getOrDefault("created", info.created().toString())).toEpochMilli();
+                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            id, account, meta.getOrDefault("name", CloudControl.UNNAMED), meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
+                            0L, meta.getOrDefault("disk", ""), (info.diskSize() + CloudControl.GIB - 1) / CloudControl.GIB,
+                            meta.getOrDefault("disk-usage", DiskUsage.DATA_DISK.name()), SnapshotState.NORMAL, 100, m.toString(),
+                            null, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
+                            info.incrementalBytes());
+                    return true;
+                });
+                if (added) restored.add(id);
+            }
+        } catch (IOException e) {
+            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
+        }
+        log.info("catalog rebuilt from repository: {} snapshots restored", restored.size());
+        return restored;
+    }
+
+    private static void requireAdmin(Caller caller) {
+        if (!caller.admin()) throw new ControlException.Unauthorized("only the admin account may maintain the repository");
+    }
+
+    // ------------------------------------------------------------------ recovery and lifecycle
+
+    /**
+     * At start-up: captures a crash or stop interrupted are failed (their rows removed; their blocks are
+     * in the disks' change sets or a rescan takes them); rollbacks are finished; flattens resume.
+     */
+    void recover() {
+        List<String> interrupted = catalog.write(tx -> {
+            List<String> ids = tx.query("SELECT snapshot_id FROM snapshots WHERE state = ?", rs -> rs.getString(1), SnapshotState.CREATING);
+            for (String id : ids) {
+                tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", id);
+                Rows.finishOps(tx, "CreateSnapshot", id, "FAILED", clock.millis(), "interrupted by a restart");
+            }
+            for (String g : tx.query("SELECT group_id FROM snapshot_groups WHERE state = ?", rs -> rs.getString(1), SnapshotState.CREATING)) {
+                for (String m : tx.query("SELECT snapshot_id FROM snapshots WHERE group_id = ?", rs -> rs.getString(1), g)) {
+                    tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", m);
+                }
+                tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", g);
+                Rows.finishOps(tx, "CreateSnapshotGroup", g, "FAILED", clock.millis(), "interrupted by a restart");
+            }
+            return ids;
+        });
+        if (!interrupted.isEmpty()) log.info("snapshots interrupted by the last stop, removed: {}", interrupted);
+        if (engine == null) return;
+        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE state = ?", rs -> rs.getString(1), DiskState.ROLLBACKING))) {
+            log.info("finishing rollback of disk={} left by the last stop", d);
+            submit("rollback " + d, () -> finishRollback(d, null));
+        }
+        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE base_manifest IS NOT NULL AND state <> ?",
+                rs -> rs.getString(1), DiskState.ROLLBACKING))) {
+            startFlatten(d);
+        }
+    }
+
+    /** The background pool and the work in it (for {@link CloudControl#awaitIdle}). */
+    boolean awaitIdle(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (running.get() > 0) {
+            if (System.nanoTime() > deadline) return false;
+            Thread.sleep(10);
+        }
+        return true;
+    }
+
+    /** Stops captures (they fail; their blocks go to the next snapshot) and flattens (they resume next start). */
+    @Override
+    public void close() {
+        closing = true;
+        capturing.values().forEach(SnapshotEngine.Job::cancel);
+        flattening.values().forEach(s -> s.set(true));
+        background.shutdown();
+        try {
+            if (!background.awaitTermination(30, TimeUnit.SECONDS)) log.warn("snapshot work still running after 30 s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @FunctionalInterface
+    private interface Work {
+        void run() throws Exception;
+    }
+
+    private void submit(String what, Work work) {
+        running.incrementAndGet();
+        try {
+            background.execute(() -> {
+                try {
+                    work.run();
+                } catch (Exception | Error e) {
+                    log.error("background snapshot work failed: {}", what, e);
+                } finally {
+                    running.decrementAndGet();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            running.decrementAndGet();
+            log.warn("server stopping; not started: {} (resumes on the next start)", what);
+        }
+    }
+
+    // ------------------------------------------------------------------ rows
+
+    private static Snapshot ownSnapshot(Catalog.Tx tx, Caller caller, String id) throws SQLException {
+        return tx.first("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE snapshot_id = ? AND account_id = ?", SnapshotService::snapshot,
+                id, caller.accountId()).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT, id));
+    }
+
+    private static Optional<Snapshot> snapshotById(Catalog.Tx tx, String id) throws SQLException {
+        return tx.first("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE snapshot_id = ?", SnapshotService::snapshot, id);
+    }
+
+    static Snapshot snapshot(ResultSet rs) throws SQLException {
+        long deadline = rs.getLong(15);
+        boolean noDeadline = rs.wasNull();
+        return new Snapshot(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getLong(5), rs.getString(6),
+                rs.getLong(7), DiskUsage.valueOf(rs.getString(8)), SnapshotState.valueOf(rs.getString(9)), rs.getInt(10),
+                rs.getString(11), rs.getString(12), rs.getString(13), rs.getBoolean(14), noDeadline ? null : Instant.ofEpochMilli(deadline),
+                Instant.ofEpochMilli(rs.getLong(16)), Instant.ofEpochMilli(rs.getLong(17)), rs.getBoolean(18), rs.getLong(19), rs.getLong(20));
+    }
+
+    /** A snapshot export: closing it also ends its GC pin. */
+    private record ExportedSnapshot(Volume inner, Runnable onClose) implements Volume {
+        @Override public long size() { return inner.size(); }
+        @Override public boolean readOnly() { return true; }
+        @Override public void read(long offset, java.nio.ByteBuffer dst) throws IOException { inner.read(offset, dst); }
+        @Override public void write(long offset, java.nio.ByteBuffer src, boolean fua) throws IOException { inner.write(offset, src, fua); }
+        @Override public void flush() throws IOException { inner.flush(); }
+        @Override public void trim(long offset, long length, boolean fua) throws IOException { inner.trim(offset, length, fua); }
+        @Override public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException { inner.writeZeroes(offset, length, mayPunch, fua); }
+        @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
+        @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
+        @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
+        @Override public void resize(long newSize) throws IOException { inner.resize(newSize); }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                inner.close();
+            } finally {
+                onClose.run();
+            }
+        }
+    }
+}

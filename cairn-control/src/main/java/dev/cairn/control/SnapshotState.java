@@ -1,0 +1,6 @@
+package dev.cairn.control;
+
+/** Tencent's snapshot states that Cairn uses (a failed capture's row is removed: Tencent has no FAILED). */
+public enum SnapshotState {
+    CREATING, NORMAL, ROLLBACKING
+}

@@ -1,0 +1,339 @@
+package dev.cairn.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.cairn.control.CloudControl.DiskSpec;
+import dev.cairn.control.CloudControl.NewDisks;
+import dev.cairn.control.CloudControl.NewInstances;
+import dev.cairn.control.ControlException.DiskConflict;
+import dev.cairn.control.ControlException.NotFound;
+import dev.cairn.control.ControlException.SnapshotConflict;
+import dev.cairn.repository.ManifestId;
+import dev.cairn.repository.Repository;
+import dev.cairn.repository.RepositoryOptions;
+import dev.cairn.repository.backend.local.LocalBackend;
+import dev.cairn.snapshot.BaseCache;
+import dev.cairn.snapshot.SnapshotEngine;
+import dev.cairn.volume.Volume;
+import dev.cairn.volume.VolumeManager;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Snapshots through the control plane with a real repository, volumes and base cache: create,
+ * incremental, rollback, clone, initialize, groups, delete and what it frees, restart recovery,
+ * catalog rebuild. Run on each catalog engine by a subclass.
+ */
+abstract class SnapshotContract {
+    static final long GIB = 1L << 30;
+    @TempDir Path dir;
+
+    Catalog catalog;
+    Repository repo;
+    BaseCache cache;
+    VolumeManager volumes;
+    CloudControl control;
+    TestClock clock = new TestClock(Instant.parse("2026-11-26T04:00:00Z"));
+    Caller admin;
+    Caller alice;
+
+    abstract Catalog openCatalog();
+
+    @BeforeEach
+    void start() throws Exception {
+        catalog = openCatalog();
+        repo = Repository.create(LocalBackend.open(dir.resolve("repository")), RepositoryOptions.defaults());
+        startNode();
+        admin = new Caller(control.accounts().bootstrapAdmin().accountId(), true, "req-admin");
+        alice = new Caller(control.accounts().createAccount(admin, "alice").accountId(), false, "req-alice");
+    }
+
+    void startNode() throws IOException {
+        cache = new BaseCache(dir.resolve("cache"), repo);
+        volumes = new VolumeManager(dir.resolve("volumes"), repo.blockSize(), cache);
+        control = new CloudControl(catalog, volumes, new SnapshotEngine(repo, volumes, cache, 2), Region.defaultRegion(),
+                Limits.defaults(), clock, 0);
+    }
+
+    void stopNode() throws Exception {
+        control.close();
+        volumes.close();
+        cache.close();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        stopNode();
+        catalog.close();
+    }
+
+    // ---- fixtures ----
+
+    String runningInstanceWithDisk() {
+        String ins = control.runInstances(alice, new NewInstances("ap-guangzhou-1", 0, "img-blank001", "S5.MEDIUM4", "web", 1,
+                new DiskSpec(DiskType.CLOUD_PREMIUM, 50, null, true), List.of(new DiskSpec(DiskType.CLOUD_PREMIUM, 10, "data", false)),
+                null, false)).getFirst();
+        awaitIdle();
+        return ins;
+    }
+
+    String dataDiskOf(String instanceId) {
+        return disks().stream().filter(d -> instanceId.equals(d.instanceId()) && d.diskUsage() == DiskUsage.DATA_DISK)
+                .findFirst().orElseThrow().diskId();
+    }
+
+    List<Disk> disks() {
+        return control.describeDisks(alice, ListQuery.all(Comparator.comparing(Disk::createdAt))).items();
+    }
+
+    Disk disk(String id) {
+        return disks().stream().filter(d -> d.diskId().equals(id)).findFirst().orElseThrow();
+    }
+
+    Snapshot snapshot(String id) {
+        return control.snapshots().describeSnapshots(alice, new ListQuery<Snapshot>(List.of(id), s -> true,
+                Comparator.comparing(Snapshot::createdAt), 0, 100)).items().getFirst();
+    }
+
+    Snapshot awaitNormal(String id) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> snapshot(id).state() == SnapshotState.NORMAL);
+        return snapshot(id);
+    }
+
+    void awaitIdle() {
+        try {
+            assertThat(control.awaitIdle(Duration.ofSeconds(60))).isTrue();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static byte[] pattern(long seed, int n) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    void write(String diskId, long offset, byte[] data) throws IOException {
+        try (Volume v = volumes.open(diskId)) {
+            v.write(offset, ByteBuffer.wrap(data), false);
+            v.flush();
+        }
+    }
+
+    byte[] read(Volume v, long offset, int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        v.read(offset, b);
+        return b.array();
+    }
+
+    byte[] read(String diskId, long offset, int n) throws IOException {
+        try (Volume v = volumes.open(diskId)) {
+            return read(v, offset, n);
+        }
+    }
+
+    byte[] readSnapshot(String snapshotId, long offset, int n) throws IOException {
+        try (Volume v = control.snapshots().openExport(snapshotId).orElseThrow()) {
+            return read(v, offset, n);
+        }
+    }
+
+    // ---- tests ----
+
+    @Test
+    void aSnapshotIsTheDiskAtTheBarrierAndTheNextOneIsIncremental() throws IOException {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        byte[] a = pattern(1, 3 << 20);
+        write(disk, 5 * GIB, a);
+        String s1 = control.snapshots().createSnapshot(alice, disk, "first", null);
+        write(disk, 5 * GIB, pattern(2, 4096)); // after the barrier: not in s1
+        Snapshot first = awaitNormal(s1);
+        assertThat(first.percent()).isEqualTo(100);
+        assertThat(first.incremental()).isFalse();
+        assertThat(first.logicalBytes()).isEqualTo(3L << 20);
+        assertThat(first.diskSizeGib()).isEqualTo(10);
+        assertThat(readSnapshot(s1, 5 * GIB, a.length)).isEqualTo(a);
+        assertThat(readSnapshot(s1, 0, 4096)).isEqualTo(new byte[4096]);
+
+        String s2 = control.snapshots().createSnapshot(alice, disk, "second", null);
+        Snapshot second = awaitNormal(s2);
+        assertThat(second.incremental()).isTrue();
+        assertThat(second.incrementalBytes()).as("one changed 512 KiB block plus a page and a root").isLessThan(600_000);
+        byte[] expected = a.clone();
+        System.arraycopy(pattern(2, 4096), 0, expected, 0, 4096);
+        assertThat(readSnapshot(s2, 5 * GIB, a.length)).isEqualTo(expected);
+        assertThat(control.operationLog(alice, s2)).extracting(OperationRecord::state).containsExactly("SUCCESS");
+    }
+
+    @Test
+    void rollbackNeedsAStoppedInstanceThenRestoresTheDiskAtOnce() throws IOException {
+        String ins = runningInstanceWithDisk();
+        String disk = dataDiskOf(ins);
+        byte[] good = pattern(3, 1 << 20);
+        write(disk, GIB, good);
+        String s = control.snapshots().createSnapshot(alice, disk, null, null);
+        awaitNormal(s);
+        write(disk, GIB, pattern(4, 1 << 20)); // the damage
+        write(disk, 3 * GIB, pattern(5, 4096));
+
+        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, disk, false, false))
+                .isInstanceOfSatisfying(DiskConflict.class, e -> assertThat(e.problem()).isEqualTo(DiskConflict.Problem.INSTANCE_RUNNING));
+        control.snapshots().applySnapshot(alice, s, disk, true, true);
+        awaitIdle();
+        assertThat(disk(disk).state()).isEqualTo(DiskState.ATTACHED);
+        assertThat(snapshot(s).state()).isEqualTo(SnapshotState.NORMAL);
+        assertThat(read(disk, GIB, good.length)).isEqualTo(good);
+        assertThat(read(disk, 3 * GIB, 4096)).isEqualTo(new byte[4096]);
+        assertThat(control.describeInstances(alice, ListQuery.all(Comparator.comparing(Instance::createdAt))).items().getFirst().state())
+                .as("AutoStartInstance").isEqualTo(InstanceState.RUNNING);
+        assertThat(control.snapshots().flattenProgress(alice)).as("flattened in the background").isEmpty();
+        assertThat(volumes.baseOf(disk)).isNull();
+
+        // the snapshot after a rollback is incremental against the snapshot rolled back to
+        write(disk, GIB, pattern(6, 4096));
+        Snapshot after = awaitNormal(control.snapshots().createSnapshot(alice, disk, null, null));
+        assertThat(after.incremental()).isTrue();
+    }
+
+    @Test
+    void rollbackRefusesAnotherDisksSnapshotAndUnknownIds() {
+        String ins = runningInstanceWithDisk();
+        String disk = dataDiskOf(ins);
+        String other = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
+        String s = control.snapshots().createSnapshot(alice, disk, null, null);
+        awaitNormal(s);
+        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, other, false, false))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.OTHER_DISK));
+        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, "snap-00000000", other, false, false)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshots().createSnapshot(alice, "disk-00000000", null, null)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshots().deleteSnapshots(admin, List.of(s))).as("another account's").isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, disk, false, true))
+                .isInstanceOf(ControlException.InvalidValue.class);
+    }
+
+    @Test
+    void clonesReadTheSnapshotAtOnceAndDivergeIndependently() throws IOException {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        byte[] data = pattern(7, 2 << 20);
+        write(disk, 0, data);
+        String s = control.snapshots().createSnapshot(alice, disk, null, null);
+        awaitNormal(s);
+        List<String> clones = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, "clone", 2,
+                null, false, 0, null, s));
+        assertThat(disk(clones.getFirst()).sizeGib()).isEqualTo(10);
+        for (String c : clones) assertThat(read(c, 0, data.length)).isEqualTo(data);
+        write(clones.getFirst(), 0, pattern(8, 4096));
+        assertThat(read(clones.get(1), 0, data.length)).isEqualTo(data);
+        assertThat(read(disk, 0, data.length)).isEqualTo(data);
+        awaitIdle();
+        assertThat(volumes.baseOf(clones.get(1))).as("flattened").isNull();
+        assertThat(read(clones.get(1), 0, data.length)).isEqualTo(data);
+
+        assertThatThrownBy(() -> control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, null, 1, null,
+                false, 0, null, "snap-00000000"))).isInstanceOf(NotFound.class);
+        String big = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 20, null, 1, null, false, 0, null, s)).getFirst();
+        assertThat(disk(big).sizeGib()).isEqualTo(20);
+        assertThat(read(big, 15 * GIB, 4096)).isEqualTo(new byte[4096]);
+
+        // InitializeDisks takes a clone back to its snapshot
+        write(big, 0, pattern(9, 8192));
+        control.snapshots().initializeDisks(alice, List.of(big));
+        awaitIdle();
+        assertThat(read(big, 0, data.length)).isEqualTo(data);
+    }
+
+    @Test
+    void deletingSnapshotsFreesOnlyWhatNothingElseNames() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        write(disk, 0, pattern(10, 1 << 20));
+        String s1 = control.snapshots().createSnapshot(alice, disk, null, null);
+        String m1 = awaitNormal(s1).manifestId();
+        write(disk, 0, pattern(11, 1 << 20));
+        String s2 = control.snapshots().createSnapshot(alice, disk, null, null);
+        String m2 = awaitNormal(s2).manifestId();
+        String clone = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, null, 1, null, false, 0, null, s1)).getFirst();
+
+        var space = control.snapshots().space(alice, List.of(s1, s2));
+        assertThat(space.get(0).exclusiveBytes()).as("s1 is also the clone's lineage").isZero();
+        assertThat(space.get(1).exclusiveBytes()).as("s2 is the disk's last capture").isZero();
+
+        control.snapshots().deleteSnapshots(alice, List.of(s1, s2));
+        awaitIdle();
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).totalCount()).isZero();
+        assertThat(repo.listManifests()).as("m2: parent of the disk's next snapshot; m1: of the clone's")
+                .contains(ManifestId.parse(m1), ManifestId.parse(m2));
+        control.terminateDisks(alice, List.of(clone));
+        awaitIdle();
+        assertThat(repo.listManifests()).as("nothing names m1 any more").doesNotContain(ManifestId.parse(m1)).contains(ManifestId.parse(m2));
+
+        var gc = control.snapshots().collectGarbage(admin, Duration.ZERO);
+        assertThat(gc.chunksDeleted()).as("s1's chunk").isGreaterThan(0);
+        assertThat(control.snapshots().verify(admin, 1.0).ok()).isTrue();
+        assertThatThrownBy(() -> control.snapshots().collectGarbage(alice, Duration.ZERO)).isInstanceOf(ControlException.Unauthorized.class);
+    }
+
+    @Test
+    void aGroupIsOneBarrierAcrossTheInstancesDisks() throws IOException {
+        String ins = runningInstanceWithDisk();
+        String d1 = dataDiskOf(ins);
+        String d2 = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, ins, false, 0, null)).getFirst();
+        awaitIdle();
+        write(d1, 0, pattern(12, 4096));
+        write(d2, 0, pattern(13, 4096));
+        String g = control.snapshots().createSnapshotGroup(alice, List.of(d1, d2), "nightly");
+        awaitIdle();
+        SnapshotGroup group = control.snapshots().describeSnapshotGroups(alice, ListQuery.all(Comparator.comparing(SnapshotGroup::createdAt))).items().getFirst();
+        assertThat(group.groupId()).isEqualTo(g);
+        assertThat(group.state()).isEqualTo(SnapshotState.NORMAL);
+        assertThat(group.snapshotIds()).hasSize(2);
+        assertThat(group.snapshotIds().stream().map(this::snapshot).map(Snapshot::name)).containsExactlyInAnyOrder("nightly_0", "nightly_1");
+
+        write(d1, 0, pattern(14, 4096));
+        write(d2, 0, pattern(15, 4096));
+        Map<String, String> pairs = new java.util.LinkedHashMap<>();
+        for (String s : group.snapshotIds()) pairs.put(snapshot(s).diskId(), s);
+        control.snapshots().applySnapshotGroup(alice, g, pairs, true, false);
+        awaitIdle();
+        assertThat(read(d1, 0, 4096)).isEqualTo(pattern(12, 4096));
+        assertThat(read(d2, 0, 4096)).isEqualTo(pattern(13, 4096));
+
+        control.snapshots().deleteSnapshotGroups(alice, List.of(g));
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).totalCount()).isZero();
+    }
+
+    @Test
+    void aRestartRemovesInterruptedCapturesAndTheCatalogCanBeRebuiltFromTheRepository() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        write(disk, 0, pattern(16, 4096));
+        String s = control.snapshots().createSnapshot(alice, disk, "keep me", null);
+        awaitNormal(s);
+        catalog.write(tx -> tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "snap-crashed0", alice.accountId(), "x", "ap-guangzhou-1", 0L, disk, 10L, "DATA_DISK", "CREATING", 40, null, null, null,
+                true, null, 0L, 0L, false, 0L, 0L));
+        stopNode();
+        startNode();
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).items())
+                .extracting(Snapshot::snapshotId).containsExactly(s);
+
+        catalog.write(tx -> tx.update("DELETE FROM snapshots"));
+        assertThat(control.snapshots().rebuildCatalog(admin)).containsExactly(s);
+        Snapshot back = snapshot(s);
+        assertThat(back.name()).isEqualTo("keep me");
+        assertThat(back.diskId()).isEqualTo(disk);
+        assertThat(readSnapshot(s, 0, 4096)).isEqualTo(pattern(16, 4096));
+    }
+}
