@@ -31,7 +31,6 @@ final class CbsActions {
     private static final List<String> DISK_FILTERS = List.of("disk-id", "disk-name", "disk-usage", "disk-charge-type", "portable",
             "project-id", "disk-type", "disk-state", "instance-id", "zone", "instance-name", "instance-ip-address", "tag-key",
             "tag-value", "dedicated-cluster-id", "cluster-group-id", "tag:<key>");
-    private static final String NO_SNAPSHOTS = "snapshots are not served by this Cairn build yet";
 
     private final CloudControl control;
 
@@ -84,7 +83,7 @@ final class CbsActions {
         chargeType(p, true);
         DiskType type = diskType(p, "DiskType", true);
         String name = p.string("DiskName").orElse(null);
-        p.unsupported(NO_SNAPSHOTS, "SnapshotId");
+        String snapshotId = p.id("SnapshotId", SnapshotActions.SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElse(null);
         p.unsupported("tags are not stored by Cairn", "Tags");
         p.unsupported("Cairn does not throttle disks", "ThroughputPerformance", "BurstPerformance");
         p.unsupported("shared (multi-attach) disks are not supported", "Shareable");
@@ -92,7 +91,10 @@ final class CbsActions {
         p.unsupported("backup points are not supported", "DiskBackupQuota");
         p.accept("DiskChargePrepaid"); // only meaningful with PREPAID, which chargeType() refuses
         long count = p.integer("DiskCount").orElse(1L);
-        long size = p.integer("DiskSize").orElseThrow(() -> ApiError.missing("DiskSize"));
+        long size = p.integer("DiskSize").orElseGet(() -> {
+            if (snapshotId == null) throw ApiError.missing("DiskSize");
+            return 0L; // the snapshot's size
+        });
         String token = clientToken(p);
         long deleteSnapshot = p.integer("DeleteSnapshot", 0, 1).orElse(0L);
         String attachTo = p.object("AutoMountConfiguration").map(a -> {
@@ -105,7 +107,7 @@ final class CbsActions {
         p.end();
         if (count < 1 || count > Integer.MAX_VALUE) throw ApiError.value("DiskCount", "must be >= 1, got " + count + ".");
         List<String> ids = control.createDisks(caller, new CloudControl.NewDisks(zone, projectId, type, size, name, (int) count,
-                attachTo, false, deleteSnapshot, token));
+                attachTo, false, deleteSnapshot, token, snapshotId));
         return new CreateDisksResult(ids);
     }
 
@@ -165,7 +167,8 @@ final class CbsActions {
         return new DiskView(d.diskId(), d.name(), d.diskType().name(), d.diskUsage().name(), d.sizeGib(), d.state().name(),
                 d.attached(), d.instanceId() == null ? "" : d.instanceId(), List.of(), d.portable(), d.chargeType(),
                 new Placement(d.zone(), d.projectId(), null, null, null, ""), Listing.cbsTime(d.createdAt(), region.timeZone()),
-                "", true, 0, 0, false, 0, false, false, d.deleteWithInstance(), d.deleteSnapshot(), "", List.of(), false,
+                "", true, 0, 0, d.state() == dev.cairn.control.DiskState.ROLLBACKING, d.state() == dev.cairn.control.DiskState.ROLLBACKING ? 0 : 100,
+                false, false, d.deleteWithInstance(), d.deleteSnapshot(), "", List.of(), false,
                 false, 0, false, false, 10, 0, 0, 0, "CVM", "", withPolicies ? List.of() : null, false, null, null, "",
                 false, "", "");
     }
@@ -215,7 +218,9 @@ final class CbsActions {
 
     Object terminateDisks(Caller caller, Params p) {
         List<String> ids = requiredDiskIds(p);
-        p.integer("DeleteSnapshot", 0, 1); // no snapshots exist yet, so either value has the same effect
+        if (p.integer("DeleteSnapshot", 0, 1).orElse(0L) == 1) {
+            throw ApiError.unsupported("DeleteSnapshot", "deleting a disk's snapshots with it is not supported yet; delete them with DeleteSnapshots");
+        }
         p.end();
         control.terminateDisks(caller, ids);
         return new Empty();

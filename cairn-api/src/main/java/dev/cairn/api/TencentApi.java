@@ -20,6 +20,8 @@ import dev.cairn.control.ControlException.InstanceConflict;
 import dev.cairn.control.ControlException.InvalidValue;
 import dev.cairn.control.ControlException.NotFound;
 import dev.cairn.control.ControlException.QuotaExceeded;
+import dev.cairn.control.ControlException.SnapshotConflict;
+import dev.cairn.control.ControlException.SnapshotsUnavailable;
 import dev.cairn.control.ControlException.Unauthorized;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -79,7 +81,7 @@ final class TencentApi {
      */
     TencentApi(CloudControl control, PrometheusRegistry registry, InstantSource realClock) {
         this.control = control;
-        this.routes = routes(new CbsActions(control), new CvmActions(control), new CairnActions(control));
+        this.routes = routes(new CbsActions(control), new SnapshotActions(control), new CvmActions(control), new CairnActions(control));
         this.realClock = realClock;
         this.requests = Counter.builder().name("cairn_api_requests_total")
                 .help("Tencent API requests by action and result code (Success or the error code)")
@@ -91,7 +93,7 @@ final class TencentApi {
     }
 
     /** Every action served, by {@code X-TC-Action}. CBS and CVM names do not overlap. */
-    static Map<String, Action> routes(CbsActions cbs, CvmActions cvm, CairnActions cairn) {
+    static Map<String, Action> routes(CbsActions cbs, SnapshotActions snap, CvmActions cvm, CairnActions cairn) {
         return Map.ofEntries(
                 // CVM subset
                 entry("DescribeRegions", cvm::describeRegions),
@@ -113,10 +115,28 @@ final class TencentApi {
                 entry("TerminateDisks", cbs::terminateDisks),
                 entry("DescribeInstancesDiskNum", cbs::describeInstancesDiskNum),
                 entry("DescribeDiskConfigQuota", cbs::describeDiskConfigQuota),
+                // CBS snapshots
+                entry("CreateSnapshot", snap::createSnapshot),
+                entry("DescribeSnapshots", snap::describeSnapshots),
+                entry("ModifySnapshotAttribute", snap::modifySnapshotAttribute),
+                entry("DeleteSnapshots", snap::deleteSnapshots),
+                entry("ApplySnapshot", snap::applySnapshot),
+                entry("InitializeDisks", snap::initializeDisks),
+                entry("GetSnapOverview", snap::overview),
+                entry("DescribeSnapshotOverview", snap::overview),
+                entry("CreateSnapshotGroup", snap::createSnapshotGroup),
+                entry("DescribeSnapshotGroups", snap::describeSnapshotGroups),
+                entry("ApplySnapshotGroup", snap::applySnapshotGroup),
+                entry("DeleteSnapshotGroup", snap::deleteSnapshotGroup),
                 // Cairn's own
                 entry("CreateAccount", cairn::createAccount),
                 entry("DescribeClock", cairn::describeClock),
-                entry("AdvanceClock", cairn::advanceClock));
+                entry("AdvanceClock", cairn::advanceClock),
+                entry("DescribeSnapshotSpace", snap::describeSnapshotSpace),
+                entry("VerifyRepository", snap::verifyRepository),
+                entry("CollectRepositoryGarbage", snap::collectGarbage),
+                entry("DescribeRepository", snap::describeRepository),
+                entry("RebuildCatalog", snap::rebuildCatalog));
     }
 
     Map<String, Action> routes() {
@@ -216,6 +236,8 @@ final class TencentApi {
                 case DISK -> "InvalidDiskId.NotFound";
                 case INSTANCE -> "InvalidInstanceId.NotFound";
                 case IMAGE -> "InvalidImageId.NotFound";
+                case SNAPSHOT -> "InvalidSnapshotId.NotFound";
+                case SNAPSHOT_GROUP -> "ResourceNotFound.NotFound";
             }, e.getMessage());
             case InvalidValue e -> new TcError(switch (e.reason()) {
                 case VALUE -> "InvalidParameterValue";
@@ -241,7 +263,18 @@ final class TencentApi {
                 case NOT_PORTABLE -> "InvalidDisk.NotPortable";
                 case ZONE_MISMATCH -> "ResourceUnavailable.ZoneNotMatch";
                 case WRONG_INSTANCE -> "InvalidParameterValue";
+                case SNAPSHOT_CREATING -> "InvalidDisk.SnapshotCreating";
+                case ROLLBACKING -> "ResourceInUse.DiskRollbacking";
+                case INSTANCE_RUNNING -> "UnsupportedOperation.InstanceNotStopped";
             }, e.getMessage());
+            case SnapshotConflict e -> new TcError(switch (e.problem()) {
+                case CREATING -> "ResourceUnavailable.SnapshotCreating";
+                case BUSY -> "ResourceBusy";
+                case OTHER_DISK -> "InvalidSnapshot.NotSupported";
+                case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
+                case SIZE -> "InvalidParameter.DiskSizeNotMatch";
+            }, e.getMessage());
+            case SnapshotsUnavailable e -> new TcError("InternalError.ComponentError", e.getMessage());
             case InstanceConflict e -> new TcError(e.asAttachTarget() ? "InvalidInstance.NotSupported"
                     : "UnsupportedOperation.InstanceState" + camel(e.state().name()), e.getMessage());
             case Unauthorized e -> new TcError("UnauthorizedOperation", e.getMessage());

@@ -31,13 +31,15 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * A real Cairn API for tests: SQLite catalog and volumes in a temp dir, the control plane, and an
+ * A real Cairn API for tests: SQLite catalog, volumes and a local snapshot repository in a temp dir, the control plane, and an
  * {@link ApiServer} on 127.0.0.1 at a free port; plus official Tencent SDK clients pointed at it.
  */
 final class ApiFixture implements AutoCloseable {
     final Path dir;
     final Catalog catalog;
     final VolumeManager volumes;
+    final dev.cairn.repository.Repository repository;
+    final dev.cairn.snapshot.BaseCache cache;
     final CloudControl control;
     final ApiServer server;
     final Accounts.Credentials admin;
@@ -47,8 +49,12 @@ final class ApiFixture implements AutoCloseable {
     ApiFixture() throws Exception {
         dir = Files.createTempDirectory("cairn-api-test-");
         catalog = Catalog.sqlite(dir.resolve("cairn.db"));
-        volumes = new VolumeManager(dir.resolve("volumes"));
-        control = new CloudControl(catalog, volumes, Region.defaultRegion(), Limits.defaults(), InstantSource.system());
+        repository = dev.cairn.repository.Repository.create(dev.cairn.repository.backend.local.LocalBackend.open(dir.resolve("repository")),
+                dev.cairn.repository.RepositoryOptions.defaults());
+        cache = new dev.cairn.snapshot.BaseCache(dir.resolve("cache"), repository);
+        volumes = new VolumeManager(dir.resolve("volumes"), repository.blockSize(), cache);
+        control = new CloudControl(catalog, volumes, new dev.cairn.snapshot.SnapshotEngine(repository, volumes, cache, 2),
+                Region.defaultRegion(), Limits.defaults(), InstantSource.system(), 0);
         admin = control.accounts().bootstrapAdmin();
         server = new ApiServer(new InetSocketAddress("127.0.0.1", 0), control, registry);
         server.start();
@@ -113,6 +119,7 @@ final class ApiFixture implements AutoCloseable {
         control.close();
         catalog.close();
         volumes.close();
+        cache.close();
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }

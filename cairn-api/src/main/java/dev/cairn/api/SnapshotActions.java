@@ -1,0 +1,311 @@
+package dev.cairn.api;
+
+import dev.cairn.control.Caller;
+import dev.cairn.control.CloudControl;
+import dev.cairn.control.ListQuery;
+import dev.cairn.control.Page;
+import dev.cairn.control.Region;
+import dev.cairn.control.Snapshot;
+import dev.cairn.control.SnapshotGroup;
+import dev.cairn.control.SnapshotService;
+import dev.cairn.repository.VerifyReport;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * The CBS snapshot actions (reference §2.2, §2.4) and Cairn's repository actions: each reads and checks
+ * its parameters, calls {@link SnapshotService} and answers with Tencent's field names. Thread-safe.
+ *
+ * <p>Cairn adds fields Tencent's {@code Snapshot} lacks — {@code LogicalBytes} (what the disk held) and
+ * {@code IncrementalBytes} (what the snapshot added to the repository) — which Tencent's SDKs ignore.
+ */
+final class SnapshotActions {
+    static final Pattern SNAPSHOT_ID = Pattern.compile("snap-[a-z0-9]{8}");
+    static final Pattern GROUP_ID = Pattern.compile("csnap-[a-z0-9]{8}");
+    private static final List<String> SNAPSHOT_FILTERS = List.of("snapshot-id", "snapshot-name", "snapshot-state", "disk-usage",
+            "project-id", "disk-id", "zone", "encrypt", "snapshot-type");
+    private static final List<String> GROUP_FILTERS = List.of("snapshot-group-id", "snapshot-group-state", "snapshot-group-name", "snapshot-id");
+    private static final double GIB = 1L << 30;
+
+    private final CloudControl control;
+    private final SnapshotService snapshots;
+
+    SnapshotActions(CloudControl control) {
+        this.control = control;
+        this.snapshots = control.snapshots();
+    }
+
+    // ---- wire shapes ----
+
+    record Image(String imageId, String imageName) {}
+
+    record SnapshotView(CbsActions.Placement placement, boolean copyFromRemote, String snapshotState, boolean isPermanent,
+                        String snapshotName, String deadlineTime, long percent, List<Image> images, long shareReference,
+                        String snapshotType, long diskSize, String diskId, List<String> copyingToRegions, boolean encrypt,
+                        String createTime, long imageCount, String diskUsage, String snapshotId, String timeStartShare,
+                        List<CbsActions.Tag> tags, boolean isLocked, String latestModifyTime, String autoSnapshotPolicyId,
+                        String snapshotMode, long logicalBytes, long incrementalBytes) {}
+
+    record CreateSnapshotResult(String snapshotId) {}
+
+    record DescribeSnapshotsResult(long totalCount, List<SnapshotView> snapshotSet) {}
+
+    record OverviewResult(double totalSize, double realTradeSize, double freeQuota, long totalNums) {}
+
+    record GroupView(String snapshotGroupId, String snapshotGroupType, boolean containRootSnapshot, List<String> snapshotIdSet,
+                     String snapshotGroupState, long percent, String createTime, String modifyTime, List<Image> images,
+                     String snapshotGroupName, long imageCount, boolean isPermanent, String deadlineTime, String autoSnapshotPolicyId) {}
+
+    record CreateGroupResult(String snapshotGroupId) {}
+
+    record DescribeGroupsResult(long totalCount, List<GroupView> snapshotGroupSet) {}
+
+    record SpaceView(String snapshotId, long logicalBytes, long incrementalBytes, long exclusiveBytes) {}
+
+    record SpaceResult(List<SpaceView> snapshotSpaceSet) {}
+
+    record ProblemView(String object, String kind, String detail) {}
+
+    record VerifyResult(boolean ok, long manifests, long pages, long chunks, long chunksRead, long bytesRead, long unreferencedChunks,
+                        long durationMillis, List<ProblemView> problems) {}
+
+    record GcResult(long orphanManifestsDeleted, long chunksDeleted, long bytesDeleted, long keptYoung) {}
+
+    record RepositoryResult(long manifests, long liveManifests, long snapshots, long storedBytes, long blockSize) {}
+
+    record RebuildResult(List<String> snapshotIdSet) {}
+
+    // ---- actions ----
+
+    Object createSnapshot(Caller caller, Params p) {
+        p.unsupported("backup points are not supported", "DiskBackupId");
+        String diskId = p.id("DiskId", CbsActions.DISK_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing("DiskId"));
+        String name = p.string("SnapshotName").orElse(null);
+        Instant deadline = p.string("Deadline").map(s -> time(p.path("Deadline"), s)).orElse(null);
+        p.unsupported("tags are not stored by Cairn", "Tags");
+        p.unsupported("a snapshot's usage is its disk's", "DiskUsage");
+        p.end();
+        return new CreateSnapshotResult(snapshots.createSnapshot(caller, diskId, name, deadline));
+    }
+
+    Object describeSnapshots(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElse(List.of());
+        List<Listing.Filter> filters = Listing.filters(p, 10, 100);
+        if (!ids.isEmpty() && !filters.isEmpty()) {
+            throw new ApiError("InvalidParameter", "`SnapshotIds` and `Filters` cannot be used together.");
+        }
+        for (Listing.Filter f : filters) {
+            if (f.name().equals("disk-id") && f.values().size() > 10) {
+                throw new ApiError("InvalidParameterValue.LimitExceeded", "filter `disk-id` takes at most 10 values.");
+            }
+        }
+        int offset = Listing.offset(p);
+        int limit = Listing.limit(p);
+        p.oneOf("OrderField", List.of("CREATE_TIME"));
+        boolean asc = p.oneOf("Order", List.of("ASC", "DESC")).orElse("DESC").equals("ASC");
+        p.end();
+        Predicate<Snapshot> filter = Listing.all(filters, this::snapshotFilter);
+        Comparator<Snapshot> order = Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::snapshotId);
+        if (!asc) order = order.reversed();
+        Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
+        return new DescribeSnapshotsResult(page.totalCount(), page.items().stream().map(s -> view(s, control.region())).toList());
+    }
+
+    private Predicate<Snapshot> snapshotFilter(Listing.Filter f) {
+        return switch (f.name()) {
+            case "snapshot-id" -> Listing.anyOf(f, Snapshot::snapshotId);
+            case "snapshot-name" -> Listing.anyOf(f, Snapshot::name);
+            case "snapshot-state" -> Listing.anyOf(f, s -> s.state().name());
+            case "disk-usage" -> Listing.anyOf(f, s -> s.diskUsage().name());
+            case "project-id" -> Listing.anyOf(f, s -> Long.toString(s.projectId()));
+            case "disk-id" -> Listing.anyOf(f, Snapshot::diskId);
+            case "zone" -> Listing.anyOf(f, Snapshot::zone);
+            case "encrypt" -> {
+                Predicate<Boolean> b = Listing.booleanValues(f);
+                yield s -> b.test(false); // Cairn snapshots are not encrypted per disk
+            }
+            case "snapshot-type" -> Listing.anyOf(f, s -> "PRIVATE_SNAPSHOT");
+            default -> throw Listing.invalidFilter(f, SNAPSHOT_FILTERS);
+        };
+    }
+
+    static SnapshotView view(Snapshot s, Region region) {
+        return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), false, s.state().name(),
+                s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
+                List.of(), 0, "PRIVATE_SNAPSHOT", s.diskSizeGib(), s.diskId(), List.of(), false,
+                Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(), null, List.of(), false,
+                OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
+                s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes());
+    }
+
+    Object modifySnapshotAttribute(Caller caller, Params p) {
+        String id = p.id("SnapshotId", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotId"));
+        Boolean permanent = p.bool("IsPermanent").orElse(null);
+        String name = p.string("SnapshotName").orElse(null);
+        Instant deadline = p.string("Deadline").map(s -> time(p.path("Deadline"), s)).orElse(null);
+        p.end();
+        if (permanent == null && name == null && deadline == null) {
+            throw new ApiError("MissingParameter", "Give at least one of `SnapshotName`, `IsPermanent`, `Deadline`.");
+        }
+        snapshots.modifySnapshotAttribute(caller, id, name, permanent, deadline);
+        return new CbsActions.Empty();
+    }
+
+    Object deleteSnapshots(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
+        if (ids.isEmpty()) throw ApiError.missing("SnapshotIds");
+        p.bool("DeleteBindImages"); // no images are made from snapshots yet, so either value has the same effect
+        p.end();
+        snapshots.deleteSnapshots(caller, ids);
+        return new CbsActions.Empty();
+    }
+
+    Object applySnapshot(Caller caller, Params p) {
+        String id = p.id("SnapshotId", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotId"));
+        String diskId = p.id("DiskId", CbsActions.DISK_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing("DiskId"));
+        boolean stop = p.bool("AutoStopInstance").orElse(false);
+        boolean start = p.bool("AutoStartInstance").orElse(false);
+        p.end();
+        snapshots.applySnapshot(caller, id, diskId, stop, start);
+        return new CbsActions.Empty();
+    }
+
+    Object initializeDisks(Caller caller, Params p) {
+        List<String> ids = p.ids("DiskIds", CbsActions.DISK_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing("DiskIds"));
+        if (ids.isEmpty()) throw ApiError.missing("DiskIds");
+        if (ids.size() > 20) throw new ApiError("InvalidParameterValue.LimitExceeded", "at most 20 `DiskIds`.");
+        p.end();
+        snapshots.initializeDisks(caller, ids);
+        return new CbsActions.Empty();
+    }
+
+    /** GetSnapOverview and DescribeSnapshotOverview: the same figures (no free quota: billing is not configured). */
+    Object overview(Caller caller, Params p) {
+        p.end();
+        SnapshotService.Overview o = snapshots.overview(caller);
+        double gib = Math.round(o.storedBytes() / GIB * 1000) / 1000.0;
+        return new OverviewResult(gib, gib, 0, o.count());
+    }
+
+    Object createSnapshotGroup(Caller caller, Params p) {
+        List<String> ids = p.ids("DiskIds", CbsActions.DISK_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing("DiskIds"));
+        if (ids.isEmpty()) throw ApiError.missing("DiskIds");
+        String name = p.string("SnapshotGroupName").orElse(null);
+        p.unsupported("tags are not stored by Cairn", "Tags");
+        p.end();
+        return new CreateGroupResult(snapshots.createSnapshotGroup(caller, ids, name));
+    }
+
+    Object describeSnapshotGroups(Caller caller, Params p) {
+        List<Listing.Filter> filters = Listing.filters(p, 10, 100);
+        int offset = Listing.offset(p);
+        int limit = Listing.limit(p);
+        p.end();
+        Predicate<SnapshotGroup> filter = Listing.all(filters, f -> switch (f.name()) {
+            case "snapshot-group-id" -> Listing.anyOf(f, SnapshotGroup::groupId);
+            case "snapshot-group-state" -> Listing.anyOf(f, g -> g.state().name());
+            case "snapshot-group-name" -> Listing.anyOf(f, SnapshotGroup::name);
+            case "snapshot-id" -> g -> g.snapshotIds().stream().anyMatch(f.values()::contains);
+            default -> throw Listing.invalidFilter(f, GROUP_FILTERS);
+        });
+        Comparator<SnapshotGroup> order = Comparator.comparing(SnapshotGroup::createdAt).thenComparing(SnapshotGroup::groupId).reversed();
+        Page<SnapshotGroup> page = snapshots.describeSnapshotGroups(caller, new ListQuery<>(List.of(), filter, order, offset, limit));
+        Region region = control.region();
+        return new DescribeGroupsResult(page.totalCount(), page.items().stream().map(g -> new GroupView(g.groupId(), "NORMAL",
+                g.containsSystemDisk(), g.snapshotIds(), g.state().name(), g.percent(), iso(g.createdAt(), region), iso(g.modifiedAt(), region),
+                List.of(), g.name(), 0, true, null, null)).toList());
+    }
+
+    Object applySnapshotGroup(Caller caller, Params p) {
+        String group = p.id("SnapshotGroupId", GROUP_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing("SnapshotGroupId"));
+        Map<String, String> pairs = new LinkedHashMap<>();
+        p.objects("ApplyDisks", d -> {
+            String snap = d.id("SnapshotId", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing(d.path("SnapshotId")));
+            String disk = d.id("DiskId", CbsActions.DISK_ID, "InvalidParameterValue").orElseThrow(() -> ApiError.missing(d.path("DiskId")));
+            if (pairs.put(disk, snap) != null) throw ApiError.value(d.path("DiskId"), "disk `" + disk + "` is listed twice.");
+            return null;
+        }).orElseThrow(() -> ApiError.missing("ApplyDisks"));
+        boolean stop = p.bool("AutoStopInstance").orElse(false);
+        boolean start = p.bool("AutoStartInstance").orElse(false);
+        p.end();
+        snapshots.applySnapshotGroup(caller, group, pairs, stop, start);
+        return new CbsActions.Empty();
+    }
+
+    Object deleteSnapshotGroup(Caller caller, Params p) {
+        List<String> ids = new java.util.ArrayList<>();
+        p.id("SnapshotGroupId", GROUP_ID, "InvalidParameterValue").ifPresent(ids::add);
+        p.ids("SnapshotGroupIds", GROUP_ID, "InvalidParameterValue").ifPresent(more -> more.stream().filter(x -> !ids.contains(x)).forEach(ids::add));
+        p.bool("DeleteBindImages");
+        p.end();
+        if (ids.isEmpty()) throw ApiError.missing("SnapshotGroupId");
+        snapshots.deleteSnapshotGroups(caller, ids);
+        return new CbsActions.Empty();
+    }
+
+    // ---- Cairn's own: space and repository maintenance ----
+
+    Object describeSnapshotSpace(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
+        p.end();
+        return new SpaceResult(snapshots.space(caller, ids).stream()
+                .map(s -> new SpaceView(s.snapshotId(), s.logicalBytes(), s.incrementalBytes(), s.exclusiveBytes())).toList());
+    }
+
+    Object verifyRepository(Caller caller, Params p) {
+        long percent = p.integer("SamplePercent", 1, 100).orElse(100L);
+        p.end();
+        double sample = percent / 100.0;
+        VerifyReport r = snapshots.verify(caller, sample);
+        return new VerifyResult(r.ok(), r.manifests(), r.pages(), r.chunks(), r.chunksRead(), r.bytesRead(), r.unreferencedChunks(),
+                r.duration().toMillis(), r.problems().stream().map(x -> new ProblemView(x.key().toString(), x.kind().name(), x.detail())).toList());
+    }
+
+    Object collectGarbage(Caller caller, Params p) {
+        long grace = p.integer("GraceSeconds", 0, 365L * 86400).orElse(3600L);
+        p.end();
+        SnapshotService.GcReport r = snapshots.collectGarbage(caller, Duration.ofSeconds(grace));
+        return new GcResult(r.orphanManifestsDeleted(), r.chunksDeleted(), r.bytesDeleted(), r.keptYoung());
+    }
+
+    Object describeRepository(Caller caller, Params p) {
+        p.end();
+        SnapshotService.RepoStats s = snapshots.stats(caller);
+        return new RepositoryResult(s.manifests(), s.liveManifests(), s.snapshots(), s.storedBytes(), s.blockSize());
+    }
+
+    Object rebuildCatalog(Caller caller, Params p) {
+        p.end();
+        return new RebuildResult(snapshots.rebuildCatalog(caller));
+    }
+
+    // ---- helpers ----
+
+    /** Tencent's ISO-8601 ({@code 2022-01-08T09:47:55+00:00}) or {@code YYYY-MM-DD HH:MM:SS} in the region's zone. */
+    private Instant time(String field, String s) {
+        try {
+            return OffsetDateTime.parse(s).toInstant();
+        } catch (DateTimeParseException iso) {
+            try {
+                return LocalDateTime.parse(s, Listing.CBS_TIME).atZone(control.region().timeZone()).toInstant();
+            } catch (DateTimeParseException e) {
+                throw new ApiError("InvalidParameterValue", "`" + field + "` must be ISO-8601 like 2026-12-01T09:00:00+08:00, got '"
+                        + Params.clip(s) + "'.");
+            }
+        }
+    }
+
+    private static String iso(Instant t, Region region) {
+        return OffsetDateTime.ofInstant(t, region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
+    }
+}

@@ -1,0 +1,276 @@
+package dev.cairn.api;
+
+import static dev.cairn.api.ApiFixture.assertCode;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.tencentcloudapi.cbs.v20170312.CbsClient;
+import com.tencentcloudapi.cbs.v20170312.models.ApplySnapshotRequest;
+import com.tencentcloudapi.cbs.v20170312.models.CreateDisksRequest;
+import com.tencentcloudapi.cbs.v20170312.models.CreateSnapshotRequest;
+import com.tencentcloudapi.cbs.v20170312.models.DeleteSnapshotsRequest;
+import com.tencentcloudapi.cbs.v20170312.models.DescribeDisksRequest;
+import com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsRequest;
+import com.tencentcloudapi.cbs.v20170312.models.Filter;
+import com.tencentcloudapi.cbs.v20170312.models.GetSnapOverviewRequest;
+import com.tencentcloudapi.cbs.v20170312.models.GetSnapOverviewResponse;
+import com.tencentcloudapi.cbs.v20170312.models.InitializeDisksRequest;
+import com.tencentcloudapi.cbs.v20170312.models.ModifySnapshotAttributeRequest;
+import com.tencentcloudapi.cbs.v20170312.models.Placement;
+import com.tencentcloudapi.cbs.v20170312.models.Snapshot;
+import com.tencentcloudapi.common.CommonClient;
+import dev.cairn.control.Accounts;
+import dev.cairn.volume.Volume;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The snapshot actions driven by the official Tencent SDK (cbs 3.1.667, and CommonClient for those the jar lacks). */
+class SnapshotSdkTest {
+    static ApiFixture api;
+    static CbsClient cbs;
+    static Accounts.Credentials bob;
+
+    @BeforeAll
+    static void start() throws Exception {
+        api = new ApiFixture();
+        cbs = api.cbs(api.admin);
+        bob = api.control.accounts().createAccount(new dev.cairn.control.Caller(api.admin.accountId(), true, "t"), "bob");
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        api.close();
+    }
+
+    static String newDisk(long sizeGib, String snapshotId) throws Exception {
+        CreateDisksRequest req = new CreateDisksRequest();
+        Placement pl = new Placement();
+        pl.setZone("ap-guangzhou-1");
+        req.setPlacement(pl);
+        req.setDiskChargeType("POSTPAID_BY_HOUR");
+        req.setDiskType("CLOUD_PREMIUM");
+        if (sizeGib > 0) req.setDiskSize(sizeGib);
+        if (snapshotId != null) req.setSnapshotId(snapshotId);
+        String id = cbs.CreateDisks(req).getDiskIdSet()[0];
+        await().atMost(Duration.ofSeconds(10)).until(() -> disk(id).getDiskState().equals("UNATTACHED"));
+        return id;
+    }
+
+    static com.tencentcloudapi.cbs.v20170312.models.Disk disk(String id) throws Exception {
+        DescribeDisksRequest req = new DescribeDisksRequest();
+        req.setDiskIds(new String[] {id});
+        return cbs.DescribeDisks(req).getDiskSet()[0];
+    }
+
+    static String snapshot(String diskId, String name) throws Exception {
+        CreateSnapshotRequest req = new CreateSnapshotRequest();
+        req.setDiskId(diskId);
+        if (name != null) req.setSnapshotName(name);
+        String id = cbs.CreateSnapshot(req).getSnapshotId();
+        assertThat(id).matches("snap-[a-z0-9]{8}");
+        await().atMost(Duration.ofSeconds(30)).until(() -> describe(id).getSnapshotState().equals("NORMAL"));
+        return id;
+    }
+
+    static Snapshot describe(String id) throws Exception {
+        DescribeSnapshotsRequest req = new DescribeSnapshotsRequest();
+        req.setSnapshotIds(new String[] {id});
+        return cbs.DescribeSnapshots(req).getSnapshotSet()[0];
+    }
+
+    static byte[] bytes(long seed, int n) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    static void write(String disk, long offset, byte[] data) throws Exception {
+        try (Volume v = api.volumes.open(disk)) {
+            v.write(offset, ByteBuffer.wrap(data), true);
+        }
+    }
+
+    static byte[] read(String disk, long offset, int n) throws Exception {
+        try (Volume v = api.volumes.open(disk)) {
+            ByteBuffer b = ByteBuffer.allocate(n);
+            v.read(offset, b);
+            return b.array();
+        }
+    }
+
+    @Test
+    void createDescribeModifyAndDelete() throws Exception {
+        String disk = newDisk(10, null);
+        write(disk, 0, bytes(1, 1 << 20));
+        String s = snapshot(disk, "before upgrade");
+        Snapshot got = describe(s);
+        assertThat(got.getDiskId()).isEqualTo(disk);
+        assertThat(got.getPercent()).isEqualTo(100);
+        assertThat(got.getDiskSize()).isEqualTo(10);
+        assertThat(got.getDiskUsage()).isEqualTo("DATA_DISK");
+        assertThat(got.getIsPermanent()).isTrue();
+        assertThat(got.getSnapshotType()).isEqualTo("PRIVATE_SNAPSHOT");
+        assertThat(got.getCreateTime()).matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d");
+        assertThat(got.getPlacement().getZone()).isEqualTo("ap-guangzhou-1");
+
+        ModifySnapshotAttributeRequest mod = new ModifySnapshotAttributeRequest();
+        mod.setSnapshotId(s);
+        mod.setSnapshotName("renamed");
+        mod.setIsPermanent(false);
+        mod.setDeadline("2099-01-01T00:00:00+00:00");
+        cbs.ModifySnapshotAttribute(mod);
+        assertThat(describe(s).getSnapshotName()).isEqualTo("renamed");
+        assertThat(describe(s).getIsPermanent()).isFalse();
+        assertThat(describe(s).getDeadlineTime()).startsWith("2099-01-01");
+
+        String s2 = snapshot(disk, "second");
+        DescribeSnapshotsRequest byDisk = new DescribeSnapshotsRequest();
+        Filter f = new Filter();
+        f.setName("disk-id");
+        f.setValues(new String[] {disk});
+        byDisk.setFilters(new Filter[] {f});
+        byDisk.setOrder("ASC");
+        byDisk.setLimit(1L);
+        var page = cbs.DescribeSnapshots(byDisk);
+        assertThat(page.getTotalCount()).isEqualTo(2);
+        assertThat(page.getSnapshotSet()).extracting(Snapshot::getSnapshotId).containsExactly(s);
+        byDisk.setOffset(1L);
+        assertThat(cbs.DescribeSnapshots(byDisk).getSnapshotSet()).extracting(Snapshot::getSnapshotId).containsExactly(s2);
+
+        GetSnapOverviewResponse overview = cbs.GetSnapOverview(new GetSnapOverviewRequest());
+        assertThat(overview.getTotalNums()).isGreaterThanOrEqualTo(2);
+        assertThat(overview.getTotalSize()).isGreaterThan(0f);
+
+        DeleteSnapshotsRequest del = new DeleteSnapshotsRequest();
+        del.setSnapshotIds(new String[] {s, s2});
+        cbs.DeleteSnapshots(del);
+        assertCode("InvalidSnapshotId.NotFound", () -> describeMissing(s));
+        assertCode("InvalidSnapshotId.NotFound", () -> cbs.DeleteSnapshots(del));
+    }
+
+    static void describeMissing(String id) throws Exception {
+        ModifySnapshotAttributeRequest mod = new ModifySnapshotAttributeRequest();
+        mod.setSnapshotId(id);
+        mod.setSnapshotName("x");
+        cbs.ModifySnapshotAttribute(mod);
+    }
+
+    @Test
+    void rollbackCloneAndInitialize() throws Exception {
+        String disk = newDisk(10, null);
+        byte[] good = bytes(2, 1 << 20);
+        write(disk, 4096, good);
+        String s = snapshot(disk, null);
+        write(disk, 4096, bytes(3, 1 << 20));
+
+        ApplySnapshotRequest apply = new ApplySnapshotRequest();
+        apply.setSnapshotId(s);
+        apply.setDiskId(disk);
+        cbs.ApplySnapshot(apply);
+        await().atMost(Duration.ofSeconds(10)).until(() -> disk(disk).getDiskState().equals("UNATTACHED"));
+        assertThat(read(disk, 4096, good.length)).isEqualTo(good);
+
+        String clone = newDisk(0, s);
+        assertThat(disk(clone).getDiskSize()).isEqualTo(10);
+        assertThat(read(clone, 4096, good.length)).isEqualTo(good);
+        write(clone, 0, bytes(4, 4096));
+        InitializeDisksRequest init = new InitializeDisksRequest();
+        init.setDiskIds(new String[] {clone});
+        cbs.InitializeDisks(init);
+        await().atMost(Duration.ofSeconds(10)).until(() -> disk(clone).getDiskState().equals("UNATTACHED"));
+        assertThat(read(clone, 0, 4096 + good.length)).isEqualTo(concat(new byte[4096], good));
+
+        ApplySnapshotRequest wrongDisk = new ApplySnapshotRequest();
+        wrongDisk.setSnapshotId(s);
+        wrongDisk.setDiskId(clone);
+        assertCode("InvalidSnapshot.NotSupported", () -> cbs.ApplySnapshot(wrongDisk));
+        CreateDisksRequest small = new CreateDisksRequest();
+        Placement pl = new Placement();
+        pl.setZone("ap-guangzhou-1");
+        small.setPlacement(pl);
+        small.setDiskChargeType("POSTPAID_BY_HOUR");
+        small.setDiskType("CLOUD_BSSD");
+        small.setDiskSize(5L);
+        small.setSnapshotId(s);
+        assertCode("InvalidParameter.DiskSizeNotMatch", () -> cbs.CreateDisks(small));
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    @Test
+    void rollingBackTheDiskOfARunningInstanceNeedsAutoStop() throws Exception {
+        var cvm = api.cvm(api.admin);
+        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
+        var place = new com.tencentcloudapi.cvm.v20170312.models.Placement();
+        place.setZone("ap-guangzhou-1");
+        run.setPlacement(place);
+        run.setImageId("img-blank001");
+        run.setInstanceType("S5.MEDIUM4");
+        var data = new com.tencentcloudapi.cvm.v20170312.models.DataDisk();
+        data.setDiskType("CLOUD_PREMIUM");
+        data.setDiskSize(10L);
+        run.setDataDisks(new com.tencentcloudapi.cvm.v20170312.models.DataDisk[] {data});
+        String ins = cvm.RunInstances(run).getInstanceIdSet()[0];
+        DescribeDisksRequest q = new DescribeDisksRequest();
+        Filter f = new Filter();
+        f.setName("instance-id");
+        f.setValues(new String[] {ins});
+        Filter usage = new Filter();
+        usage.setName("disk-usage");
+        usage.setValues(new String[] {"DATA_DISK"});
+        q.setFilters(new Filter[] {f, usage});
+        await().atMost(Duration.ofSeconds(10)).until(() -> cbs.DescribeDisks(q).getDiskSet()[0].getDiskState().equals("ATTACHED"));
+        String disk = cbs.DescribeDisks(q).getDiskSet()[0].getDiskId();
+        String s = snapshot(disk, null);
+
+        ApplySnapshotRequest apply = new ApplySnapshotRequest();
+        apply.setSnapshotId(s);
+        apply.setDiskId(disk);
+        assertCode("UnsupportedOperation.InstanceNotStopped", () -> cbs.ApplySnapshot(apply));
+        apply.setAutoStartInstance(true);
+        assertCode("InvalidParameter", () -> cbs.ApplySnapshot(apply));
+        apply.setAutoStopInstance(true);
+        cbs.ApplySnapshot(apply);
+        await().atMost(Duration.ofSeconds(10)).until(() -> disk(disk).getDiskState().equals("ATTACHED"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> api.control.exportable(disk));
+
+        // the wrong account sees nothing
+        CbsClient other = api.cbs(bob);
+        DescribeSnapshotsRequest all = new DescribeSnapshotsRequest();
+        assertThat(other.DescribeSnapshots(all).getTotalCount()).isZero();
+        assertCode("InvalidSnapshotId.NotFound", () -> other.ApplySnapshot(apply));
+    }
+
+    @Test
+    void groupsAndCairnsOwnActionsThroughCommonClient() throws Exception {
+        String disk = newDisk(10, null);
+        write(disk, 0, bytes(5, 4096));
+        String s = snapshot(disk, null);
+        CommonClient common = api.common(api.admin);
+        JsonNode space = TencentApi.JSON.readTree(common.call("DescribeSnapshotSpace", "{\"SnapshotIds\":[\"" + s + "\"]}"));
+        JsonNode row = space.path("Response").path("SnapshotSpaceSet").get(0);
+        assertThat(row.path("LogicalBytes").asLong()).as("the one 512 KiB block that holds data").isEqualTo(512 * 1024);
+        assertThat(row.path("ExclusiveBytes").asLong()).as("also the disk's last capture").isZero();
+
+        JsonNode verify = TencentApi.JSON.readTree(common.call("VerifyRepository", "{\"SamplePercent\":100}"));
+        assertThat(verify.path("Response").path("Ok").asBoolean()).isTrue();
+        JsonNode repo = TencentApi.JSON.readTree(common.call("DescribeRepository", "{}"));
+        assertThat(repo.path("Response").path("BlockSize").asLong()).isEqualTo(512 * 1024);
+        CommonClient notAdmin = api.common(bob);
+        assertCode("UnauthorizedOperation", () -> notAdmin.call("CollectRepositoryGarbage", "{}"));
+        JsonNode overview = TencentApi.JSON.readTree(common.call("DescribeSnapshotOverview", "{}"));
+        assertThat(overview.path("Response").path("TotalNums").asLong()).isGreaterThanOrEqualTo(1);
+        assertCode("InvalidFilter", () -> common.call("DescribeSnapshots", "{\"Filters\":[{\"Name\":\"color\",\"Values\":[\"x\"]}]}"));
+        assertCode("InvalidSnapshotId.Malformed", () -> common.call("DescribeSnapshots", "{\"SnapshotIds\":[\"disk-12345678\"]}"));
+    }
+}
