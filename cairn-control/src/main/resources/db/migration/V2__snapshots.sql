@@ -24,7 +24,8 @@ CREATE TABLE snapshots (
     modified_at        BIGINT       NOT NULL,
     incremental        BOOLEAN      NOT NULL,     -- read only what changed since the disk's last capture
     logical_bytes      BIGINT       NOT NULL,     -- non-zero bytes of the disk at the barrier
-    incremental_bytes  BIGINT       NOT NULL      -- bytes this snapshot added to the repository
+    incremental_bytes  BIGINT       NOT NULL,     -- bytes this snapshot added to the repository
+    bytes_read         BIGINT       NOT NULL      -- capture progress: bytes read from the disk so far
 );
 CREATE INDEX snapshots_by_account ON snapshots (account_id, created_at);
 CREATE INDEX snapshots_by_disk ON snapshots (disk_id, created_at);

@@ -26,8 +26,9 @@ import java.util.regex.Pattern;
  * The CBS snapshot actions (reference §2.2, §2.4) and Cairn's repository actions: each reads and checks
  * its parameters, calls {@link SnapshotService} and answers with Tencent's field names. Thread-safe.
  *
- * <p>Cairn adds fields Tencent's {@code Snapshot} lacks — {@code LogicalBytes} (what the disk held) and
- * {@code IncrementalBytes} (what the snapshot added to the repository) — which Tencent's SDKs ignore.
+ * <p>Cairn adds fields Tencent's {@code Snapshot} lacks — {@code LogicalBytes} (what the disk held),
+ * {@code IncrementalBytes} (what the snapshot added to the repository) and {@code BytesRead} (capture
+ * progress) — which Tencent's SDKs ignore.
  */
 final class SnapshotActions {
     static final Pattern SNAPSHOT_ID = Pattern.compile("snap-[a-z0-9]{8}");
@@ -54,7 +55,7 @@ final class SnapshotActions {
                         String snapshotType, long diskSize, String diskId, List<String> copyingToRegions, boolean encrypt,
                         String createTime, long imageCount, String diskUsage, String snapshotId, String timeStartShare,
                         List<CbsActions.Tag> tags, boolean isLocked, String latestModifyTime, String autoSnapshotPolicyId,
-                        String snapshotMode, long logicalBytes, long incrementalBytes) {}
+                        String snapshotMode, long logicalBytes, long incrementalBytes, long bytesRead) {}
 
     record CreateSnapshotResult(String snapshotId) {}
 
@@ -145,7 +146,7 @@ final class SnapshotActions {
                 List.of(), 0, "PRIVATE_SNAPSHOT", s.diskSizeGib(), s.diskId(), List.of(), false,
                 Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(), null, List.of(), false,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
-                s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes());
+                s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead());
     }
 
     Object modifySnapshotAttribute(Caller caller, Params p) {

@@ -67,6 +67,25 @@ abstract class ClientCommand {
         return api().call("DescribeInstances", p).path("InstanceSet");
     }
 
+    /** DescribeSnapshots of one id: an empty array if there is no such snapshot. */
+    JsonNode describeSnapshots(String id) throws IOException, ApiClient.ApiException {
+        ObjectNode p = params();
+        p.set("SnapshotIds", array(List.of(id)));
+        return api().call("DescribeSnapshots", p).path("SnapshotSet");
+    }
+
+    /** One snapshot; fails with Tencent's not-found code if there is none. */
+    JsonNode snapshot(String id) throws IOException, ApiClient.ApiException {
+        JsonNode set = describeSnapshots(id);
+        if (set.isEmpty()) throw new ApiClient.ApiException("InvalidSnapshotId.NotFound", "snapshot `" + id + "` does not exist", "");
+        return set.get(0);
+    }
+
+    /** Waits until the snapshot is NORMAL, with a progress bar on stderr. */
+    void waitNormal(String id) throws Exception {
+        SnapshotCommand.waitNormal(this, id);
+    }
+
     static List<String> strings(JsonNode array) {
         return Main.JSON.convertValue(array, Main.JSON.getTypeFactory().constructCollectionType(List.class, String.class));
     }

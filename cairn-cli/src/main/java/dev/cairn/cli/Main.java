@@ -15,7 +15,8 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "cairn", mixinStandardHelpOptions = true, version = "cairn 0.1.0",
         description = "Cloud disks over NBD with snapshots, behind a Tencent Cloud CBS-compatible API.",
         subcommands = {ServeCommand.class, AccountCommand.class, InstanceCommand.class, DiskCommand.class,
-                RegionCommand.class, ClockCommand.class, CommandLine.HelpCommand.class})
+                RegionCommand.class, ClockCommand.class, SnapshotCommand.class, RepoCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
     /** Options every command accepts, before or after the command name. */

@@ -12,6 +12,9 @@ import dev.cairn.nbd.ExportInfo;
 import dev.cairn.nbd.ExportRegistry;
 import dev.cairn.nbd.NbdMetrics;
 import dev.cairn.nbd.NbdServer;
+import dev.cairn.repository.Repository;
+import dev.cairn.snapshot.BaseCache;
+import dev.cairn.snapshot.SnapshotEngine;
 import dev.cairn.volume.Volume;
 import dev.cairn.volume.VolumeManager;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -31,8 +34,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code cairn serve}: builds the object graph by hand (catalog → volumes → control → API and NBD
- * listeners), writes the admin credentials on first start, prints the ready line once both listeners
+ * {@code cairn serve}: builds the object graph by hand (catalog, repository → base cache → volumes →
+ * snapshot engine → control → API and NBD listeners), writes the admin credentials on first start, prints the ready line once both listeners
  * accept connections, and on SIGTERM stops in the reverse order so every volume is flushed.
  */
 @Command(name = "serve", description = "Run the Cairn server: the API on --api-listen and disks over NBD on --nbd-listen.")
@@ -62,6 +65,18 @@ final class ServeCommand implements Callable<Integer> {
             description = "postgresql://user:pass@host:port/db to share a catalog between nodes (default: SQLite DATA/cairn.db).")
     String catalogUrl;
 
+    @Option(names = "--repository", paramLabel = "DIR|s3://BUCKET[/PREFIX]?endpoint=URL",
+            description = "Where snapshots are stored (default: DATA/repository). S3 keys come from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY.")
+    String repository;
+
+    @Option(names = "--repository-key-file", paramLabel = "FILE",
+            description = "Encrypt a new repository with this key file (64 hex digits), or open an encrypted one.")
+    Path repositoryKeyFile;
+
+    @Option(names = "--flatten-rate", paramLabel = "MiB/s", defaultValue = "256",
+            description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
+    long flattenRateMiB;
+
     @Override
     public Integer call() throws Exception {
         Path dataDir = data.toAbsolutePath().normalize();
@@ -71,9 +86,13 @@ final class ServeCommand implements Callable<Integer> {
         JvmMetrics.builder().register(metrics);
 
         Catalog catalog = Catalog.open(dataDir, catalogUrl);
-        VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"));
-        CloudControl control = new CloudControl(catalog, volumes, Region.of(region), Limits.defaults(), clock);
-        NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new DiskExports(control), new NbdMetrics(metrics));
+        Repository repo = RepositoryLocation.openOrCreate(repository, dataDir, repositoryKeyFile, System.getenv());
+        BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
+        VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
+        SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, Math.max(1, Runtime.getRuntime().availableProcessors()));
+        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region), Limits.defaults(), clock,
+                flattenRateMiB << 20);
+        NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new Exports(control), new NbdMetrics(metrics));
         control.setExportRevoked(nbd::disconnect);
         ApiServer api = new ApiServer(address("--api-listen", apiListen), control, metrics);
 
@@ -99,31 +118,36 @@ final class ServeCommand implements Callable<Integer> {
         closeQuietly("api", api);
         closeQuietly("nbd", nbd);
         closeQuietly("control", control);
-        closeQuietly("volumes", volumes); // flushes every open volume
+        closeQuietly("volumes", volumes); // flushes every open volume, saves change tracking
+        closeQuietly("cache", cache);
         closeQuietly("catalog", catalog);
         log.info("stopped");
         return 0;
     }
 
-    /** Serves a disk while the control plane says it is attached to a running instance. */
-    private record DiskExports(CloudControl control) implements ExportRegistry {
+    /**
+     * Serves a disk while the control plane says it is attached to a running instance, and a NORMAL
+     * snapshot read-only under its id.
+     */
+    private record Exports(CloudControl control) implements ExportRegistry {
         @Override
         public Optional<Export> open(String name) throws IOException {
-            return control.openExport(name).map(volume -> new DiskExport(name, volume));
+            if (name.startsWith("snap-")) {
+                return control.snapshots().openExport(name).map(volume -> new VolumeExport(name, "snapshot " + name + " (read-only)", volume));
+            }
+            return control.openExport(name).map(volume -> new VolumeExport(name, "cloud disk " + name, volume));
         }
 
         @Override
         public List<ExportInfo> list() {
-            return control.exportedDiskIds().stream().map(id -> new ExportInfo(id, "cloud disk " + id)).toList();
+            List<ExportInfo> all = new java.util.ArrayList<>();
+            control.exportedDiskIds().forEach(id -> all.add(new ExportInfo(id, "cloud disk " + id)));
+            control.snapshots().exportedSnapshotIds().forEach(id -> all.add(new ExportInfo(id, "snapshot " + id + " (read-only)")));
+            return all;
         }
     }
 
-    private record DiskExport(String name, Volume volume) implements Export {
-        @Override
-        public String description() {
-            return "cloud disk " + name;
-        }
-
+    private record VolumeExport(String name, String description, Volume volume) implements Export {
         @Override
         public void close() {
             try {

@@ -154,11 +154,11 @@ public final class SnapshotService implements AutoCloseable {
                 out.add(new Planned(Ids.snapshot(), d, lastManifest(tx, d.diskId()), member));
             }
             for (Planned p : out) {
-                tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),
                         p.disk().sizeGib(), p.disk().diskUsage(), SnapshotState.CREATING, 0, null, groupId, policyId,
                         deadline == null, deadline == null ? null : deadline.toEpochMilli(), now.toEpochMilli(), now.toEpochMilli(),
-                        false, 0L, 0L);
+                        false, 0L, 0L, 0L);
             }
             if (groupId != null) {
                 tx.update("INSERT INTO snapshot_groups (group_id, account_id, name, state, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -287,16 +287,16 @@ public final class SnapshotService implements AutoCloseable {
                 if (now - lastWrite[0] < PROGRESS_INTERVAL_MS || total == 0) return;
                 lastWrite[0] = now;
                 long percent = Math.min(99, blocksDone * 100 / total);
-                catalog.write(tx -> tx.update("UPDATE snapshots SET percent = ? WHERE snapshot_id = ? AND state = ?",
-                        percent, p.snapshotId(), SnapshotState.CREATING));
+                catalog.write(tx -> tx.update("UPDATE snapshots SET percent = ?, bytes_read = ? WHERE snapshot_id = ? AND state = ?",
+                        percent, bytes, p.snapshotId(), SnapshotState.CREATING));
             }, manifest -> {
                 ManifestInfo info = engine.repository().openManifest(manifest).info();
                 catalog.write(tx -> {
                     replaced.clear();
                     int n = tx.update("UPDATE snapshots SET state = ?, percent = 100, manifest_id = ?, modified_at = ?, incremental = ?, "
-                                    + "logical_bytes = ?, incremental_bytes = ? WHERE snapshot_id = ? AND state = ?",
+                                    + "logical_bytes = ?, incremental_bytes = ?, bytes_read = ? WHERE snapshot_id = ? AND state = ?",
                             SnapshotState.NORMAL, manifest.toString(), clock.millis(), job.incremental(), info.logicalBytes(),
-                            info.incrementalBytes(), p.snapshotId(), SnapshotState.CREATING);
+                            info.incrementalBytes(), job.bytesRead(), p.snapshotId(), SnapshotState.CREATING);
                     if (n == 0) throw new IllegalStateException("snapshot " + p.snapshotId() + " vanished while it was being created");
                     String old = lastManifest(tx, p.disk().diskId());
                     if (old != null) replaced.add(old);
@@ -946,12 +946,12 @@ public final class SnapshotService implements AutoCloseable {
                     if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return false;
                     if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) return false;
                     long created = Instant.parse(meta.getOrDefault("created", info.created().toString())).toEpochMilli();
-                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             id, account, meta.getOrDefault("name", CloudControl.UNNAMED), meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
                             0L, meta.getOrDefault("disk", ""), (info.diskSize() + CloudControl.GIB - 1) / CloudControl.GIB,
                             meta.getOrDefault("disk-usage", DiskUsage.DATA_DISK.name()), SnapshotState.NORMAL, 100, m.toString(),
                             null, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
-                            info.incrementalBytes());
+                            info.incrementalBytes(), 0L);
                     return true;
                 });
                 if (added) restored.add(id);
@@ -1065,7 +1065,8 @@ public final class SnapshotService implements AutoCloseable {
         return new Snapshot(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getLong(5), rs.getString(6),
                 rs.getLong(7), DiskUsage.valueOf(rs.getString(8)), SnapshotState.valueOf(rs.getString(9)), rs.getInt(10),
                 rs.getString(11), rs.getString(12), rs.getString(13), rs.getBoolean(14), noDeadline ? null : Instant.ofEpochMilli(deadline),
-                Instant.ofEpochMilli(rs.getLong(16)), Instant.ofEpochMilli(rs.getLong(17)), rs.getBoolean(18), rs.getLong(19), rs.getLong(20));
+                Instant.ofEpochMilli(rs.getLong(16)), Instant.ofEpochMilli(rs.getLong(17)), rs.getBoolean(18), rs.getLong(19), rs.getLong(20),
+                rs.getLong(21));
     }
 
     /** A snapshot export: closing it also ends its GC pin. */

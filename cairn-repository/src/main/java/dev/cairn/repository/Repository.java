@@ -111,6 +111,11 @@ public final class Repository {
         return new Repository(backend, config, codec, clock);
     }
 
+    /** True if {@code backend} holds a repository (either copy of its config). */
+    public static boolean exists(Backend backend) throws IOException {
+        return backend.exists(CONFIG) || backend.exists(CONFIG_COPY);
+    }
+
     /** {@link #open(Backend, RepositoryKey, InstantSource)} on the system clock. */
     public static Repository open(Backend backend, RepositoryKey key) throws IOException {
         return open(backend, key, InstantSource.system());

@@ -86,6 +86,7 @@ public final class SnapshotEngine {
         private final TrackedVolume.Capture capture;
         private final SnapshotCapture work;
         private final ManifestId parent;
+        private volatile long bytesRead;
 
         Job(VolumeManager.Lease lease, TrackedVolume.Capture capture, SnapshotCapture work, ManifestId parent) {
             this.lease = lease;
@@ -97,6 +98,11 @@ public final class SnapshotEngine {
         /** Blocks to read (what changed, or everything allocated on a rescan). */
         public long blocks() {
             return capture.blocks().getLongCardinality();
+        }
+
+        /** Bytes read from the disk so far. */
+        public long bytesRead() {
+            return bytesRead;
         }
 
         public boolean incremental() {
@@ -114,7 +120,10 @@ public final class SnapshotEngine {
          */
         public ManifestId run(SnapshotCapture.Progress progress, Recorder recorder) throws IOException {
             try {
-                ManifestId id = work.run(progress);
+                ManifestId id = work.run((done, total, bytes) -> {
+                    bytesRead = bytes;
+                    progress.update(done, total, bytes);
+                });
                 try {
                     recorder.record(id);
                 } catch (IOException | RuntimeException e) {

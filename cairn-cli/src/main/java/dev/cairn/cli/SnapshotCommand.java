@@ -1,0 +1,195 @@
+package dev.cairn.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete.",
+        subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
+                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class})
+final class SnapshotCommand {
+    static final List<Output.Column> COLUMNS = List.of(
+            new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
+            new Output.Column("DISK", "DiskId"), new Output.Column("SIZE_GB", "DiskSize"),
+            new Output.Column("STATE", "SnapshotState"), new Output.Column("PERCENT", "Percent"),
+            new Output.Column("CREATED", "CreateTime"), new Output.Column("ADDED_BYTES", "IncrementalBytes"));
+
+    static final Duration WAIT = Duration.ofHours(12);
+
+    @Command(name = "create", description = "Snapshot a disk (while it is in use); prints the snapshot id.")
+    static final class Create extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "DISK_ID") String disk;
+        @Option(names = "--name", description = "Snapshot name.") String name;
+        @Option(names = "--wait", description = "Wait until the snapshot is NORMAL, showing progress on stderr.") boolean wait;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("DiskId", disk);
+            if (name != null) p.put("SnapshotName", name);
+            ObjectNode r = api().call("CreateSnapshot", p);
+            String id = r.path("SnapshotId").asText();
+            if (wait) waitNormal(id);
+            if (global().output == Output.Format.json) out().object(wait ? snapshot(id) : r); else System.out.println(id);
+            return 0;
+        }
+    }
+
+    @Command(name = "list", description = "List snapshots.")
+    static final class ListSnapshots extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID", arity = "0..*", description = "Only these snapshots.") List<String> ids;
+        @Option(names = "--disk", description = "Only snapshots of this disk.") String disk;
+        @Option(names = "--limit", defaultValue = "100", description = "At most this many (max 100).") int limit;
+        @Option(names = "--offset", defaultValue = "0") int offset;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("Limit", limit).put("Offset", offset);
+            if (ids != null && !ids.isEmpty()) p.set("SnapshotIds", array(ids));
+            if (disk != null) p.putArray("Filters").addObject().put("Name", "disk-id").putArray("Values").add(disk);
+            ObjectNode r = api().call("DescribeSnapshots", p);
+            out().rows(r, r.path("SnapshotSet"), COLUMNS);
+            return 0;
+        }
+    }
+
+    @Command(name = "show", description = "One snapshot in detail, with its space: logical, added when taken, and what deleting it would free now.")
+    static final class Show extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID") String id;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode s = (ObjectNode) snapshot(id).deepCopy();
+            ObjectNode p = params();
+            p.set("SnapshotIds", array(List.of(id)));
+            JsonNode space = api().call("DescribeSnapshotSpace", p).path("SnapshotSpaceSet").path(0);
+            s.put("ExclusiveBytes", space.path("ExclusiveBytes").asLong());
+            out().object(s);
+            return 0;
+        }
+    }
+
+    @Command(name = "rollback", description = "Roll a disk back to one of its snapshots (the disk is usable again at once).")
+    static final class Rollback extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID") String id;
+        @Option(names = "--disk", description = "The snapshot's disk (default: looked up).") String disk;
+        @Option(names = "--auto-stop", description = "Stop the disk's instance first if it is running.") boolean autoStop;
+        @Option(names = "--auto-start", description = "Start the instance again afterwards (with --auto-stop).") boolean autoStart;
+        @Option(names = "--wait", description = "Wait until the disk is back in service.") boolean wait;
+
+        @Override
+        public Integer call() throws Exception {
+            String target = disk != null ? disk : snapshot(id).path("DiskId").asText();
+            api().call("ApplySnapshot", params().put("SnapshotId", id).put("DiskId", target)
+                    .put("AutoStopInstance", autoStop).put("AutoStartInstance", autoStart));
+            if (wait) {
+                waitFor("the rollback", WAIT, () -> disks(List.of(target)), d -> !d.path("DiskState").asText().equals("ROLLBACKING"));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "clone", description = "Create new disks from a snapshot (usable at once); prints their ids.")
+    static final class Clone extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID") String id;
+        @Option(names = "--size", paramLabel = "GB", description = "Size in GiB (default: the snapshot's).") Integer size;
+        @Option(names = "--name", description = "Disk name.") String name;
+        @Option(names = "--zone", description = "Availability zone (default: the snapshot's).") String zone;
+        @Option(names = "--type", defaultValue = "CLOUD_PREMIUM", description = "Disk type (default: ${DEFAULT-VALUE}).") String type;
+        @Option(names = "--count", defaultValue = "1", description = "How many disks.") int count;
+        @Option(names = "--wait", description = "Wait until the disks are ready.") boolean wait;
+
+        @Override
+        public Integer call() throws Exception {
+            String z = zone != null ? zone : snapshot(id).path("Placement").path("Zone").asText();
+            ObjectNode p = params();
+            p.putObject("Placement").put("Zone", z);
+            p.put("DiskChargeType", "POSTPAID_BY_HOUR").put("DiskType", type).put("DiskCount", count).put("SnapshotId", id);
+            if (size != null) p.put("DiskSize", size);
+            if (name != null) p.put("DiskName", name);
+            ObjectNode r = api().call("CreateDisks", p);
+            List<String> ids = strings(r.path("DiskIdSet"));
+            if (wait) waitFor("disks to be created", DiskCommand.WAIT, () -> disks(ids), d -> d.path("DiskState").asText().equals("UNATTACHED"));
+            if (global().output == Output.Format.json) out().object(r); else ids.forEach(System.out::println);
+            return 0;
+        }
+    }
+
+    @Command(name = "delete", description = "Delete snapshots (their space is freed by the next 'cairn repo gc').")
+    static final class Delete extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID", arity = "1..*") List<String> ids;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params();
+            p.set("SnapshotIds", array(ids));
+            api().call("DeleteSnapshots", p);
+            return 0;
+        }
+    }
+
+    private SnapshotCommand() {}
+
+    /** Waits until the snapshot is NORMAL (or gone: its capture failed), drawing a progress bar on stderr. */
+    static void waitNormal(ClientCommand c, String id) throws Exception {
+        Progress bar = new Progress(System.err, System.console() != null);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            JsonNode set = c.describeSnapshots(id);
+            if (set.isEmpty()) {
+                bar.end();
+                throw new IOException("snapshot " + id + " failed (see the disk's operation log and the server log)");
+            }
+            JsonNode s = set.get(0);
+            bar.show(s.path("Percent").asInt(), s.path("BytesRead").asLong());
+            if (s.path("SnapshotState").asText().equals("NORMAL")) {
+                bar.end();
+                return;
+            }
+            if (System.nanoTime() > deadline) throw new IOException("timed out waiting for snapshot " + id);
+            Thread.sleep(200); // a CLI poll interval
+        }
+    }
+
+    /** Percent, MiB/s and ETA on one line (redrawn on a terminal; a line per 10 % otherwise). */
+    static final class Progress {
+        private final PrintStream err;
+        private final boolean terminal;
+        private final long started = System.nanoTime();
+        private int lastPrinted = -1;
+
+        Progress(PrintStream err, boolean terminal) {
+            this.err = err;
+            this.terminal = terminal;
+        }
+
+        void show(int percent, long bytes) {
+            double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+            double mibs = bytes / seconds / (1 << 20);
+            String eta = percent <= 0 || percent >= 100 ? "-" : formatSeconds((long) (seconds * (100 - percent) / percent));
+            int filled = percent / 5;
+            String line = String.format("[%s%s] %3d%%  %7.1f MiB/s  ETA %s", "#".repeat(filled), ".".repeat(20 - filled), percent, mibs, eta);
+            if (terminal) {
+                err.print("\r" + line);
+            } else if (percent / 10 != lastPrinted / 10 || lastPrinted < 0) {
+                err.println(line);
+            }
+            lastPrinted = percent;
+        }
+
+        void end() {
+            if (terminal && lastPrinted >= 0) err.println();
+        }
+
+        static String formatSeconds(long s) {
+            return s >= 3600 ? String.format("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String.format("%d:%02d", s / 60, s % 60);
+        }
+    }
+}
