@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
@@ -53,7 +54,7 @@ final class CbsActions {
                     long returnFailCode, long throughputPerformance, long diskBackupCount, long diskBackupQuota,
                     String instanceType, String attachMode, List<String> autoSnapshotPolicyIds, Boolean isReturnable,
                     Long differDaysOfDeadline, String lastAttachInsId, String errorPrompt, boolean burstPerformance,
-                    String encryptType, String kmsKeyId) {}
+                    String encryptType, String kmsKeyId, Integer flattenPercent) {}
 
     record CreateDisksResult(List<String> diskIdSet) {}
 
@@ -130,7 +131,8 @@ final class CbsActions {
         if (!asc) order = order.reversed();
         Page<Disk> page = control.describeDisks(caller, new ListQuery<>(ids, filter, order, offset, limit));
         Region region = control.region();
-        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies)).toList();
+        Map<String, Integer> flattening = control.snapshots().flattenProgress(caller);
+        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies, flattening.get(d.diskId()))).toList();
         return new DescribeDisksResult(page.totalCount(), views);
     }
 
@@ -163,14 +165,18 @@ final class CbsActions {
         };
     }
 
-    static DiskView view(Disk d, Region region, boolean withPolicies) {
+    /**
+     * Tencent's Disk, plus Cairn's {@code FlattenPercent}: how much of its snapshot a rolled-back or
+     * cloned disk has copied in (null once it no longer depends on the snapshot).
+     */
+    static DiskView view(Disk d, Region region, boolean withPolicies, Integer flattenPercent) {
         return new DiskView(d.diskId(), d.name(), d.diskType().name(), d.diskUsage().name(), d.sizeGib(), d.state().name(),
                 d.attached(), d.instanceId() == null ? "" : d.instanceId(), List.of(), d.portable(), d.chargeType(),
                 new Placement(d.zone(), d.projectId(), null, null, null, ""), Listing.cbsTime(d.createdAt(), region.timeZone()),
                 "", true, 0, 0, d.state() == dev.cairn.control.DiskState.ROLLBACKING, d.state() == dev.cairn.control.DiskState.ROLLBACKING ? 0 : 100,
                 false, false, d.deleteWithInstance(), d.deleteSnapshot(), "", List.of(), false,
                 false, 0, false, false, 10, 0, 0, 0, "CVM", "", withPolicies ? List.of() : null, false, null, null, "",
-                false, "", "");
+                false, "", "", flattenPercent);
     }
 
     Object attachDisks(Caller caller, Params p) {

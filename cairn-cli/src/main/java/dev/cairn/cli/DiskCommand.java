@@ -18,7 +18,8 @@ final class DiskCommand {
             new Output.Column("DISK", "DiskId"), new Output.Column("NAME", "DiskName"),
             new Output.Column("SIZE_GB", "DiskSize"), new Output.Column("TYPE", "DiskType"),
             new Output.Column("USAGE", "DiskUsage"), new Output.Column("STATE", "DiskState"),
-            new Output.Column("INSTANCE", "InstanceId"), new Output.Column("ZONE", "Placement.Zone"));
+            new Output.Column("INSTANCE", "InstanceId"), new Output.Column("ZONE", "Placement.Zone"),
+            new Output.Column("FLATTEN%", "FlattenPercent"));
 
     static final Duration WAIT = Duration.ofMinutes(5);
 

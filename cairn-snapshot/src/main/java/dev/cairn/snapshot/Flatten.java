@@ -45,14 +45,15 @@ public final class Flatten {
                 volume.flush();
                 throw new InterruptedIOException("flatten of " + volume + " stopped");
             }
-            if (!volume.flattenBlock(b)) continue;
-            copied += volume.blockSize();
-            sinceFlush += volume.blockSize();
+            long n = volume.flattenBlock(b);
+            if (n == 0) continue; // present already, or a zero block: nothing moved, nothing to pace
+            copied += n;
+            sinceFlush += n;
             if (sinceFlush >= FLUSH_EVERY) {
                 volume.flush();
                 sinceFlush = 0;
-                progress.update(total - volume.missingBlocks(), total);
             }
+            progress.update(b + 1, total); // blocks before b+1 are all present now (callers throttle)
             pace(started, copied);
         }
         volume.flush();

@@ -224,37 +224,39 @@ public final class OverlayVolume implements Volume {
         if (fua) flush(); // the change and, if it made blocks present, the presence set
     }
 
-    /** Copies base block {@code b} into the own file (holes stay holes). Caller holds the block's stripe. */
-    private void copyIn(long b) throws IOException {
+    /** Copies base block {@code b} into the own file (holes stay holes); returns the bytes copied. Caller holds the block's stripe. */
+    private long copyIn(long b) throws IOException {
         long off = b * blockSize;
         int len = (int) Math.min(blockSize, own.size() - off);
         if (base.isZero(off, len)) {
             own.trim(off, len, false);
-            return;
+            return 0;
         }
         ByteBuffer buf = ByteBuffer.allocate(len);
         base.read(off, buf);
         buf.flip();
         own.write(off, buf, false);
+        return len;
     }
 
     /**
-     * Makes block {@code b} the disk's own by copying it from the base, if it is not already
-     * (flatten). Returns true if it copied. Durable with the next {@link #flush}.
+     * Makes block {@code b} the disk's own by copying it from the base, if it is not already (flatten).
+     * Returns the bytes copied: 0 if it was present or is a zero block in the base (nothing to move).
+     * Durable with the next {@link #flush}.
      */
-    public boolean flattenBlock(long b) throws IOException {
+    public long flattenBlock(long b) throws IOException {
         gate.readLock().lock();
         try {
             checkOpen();
             BlockBits p = present;
-            if (b >= p.length() || p.get(b)) return false;
+            if (b >= p.length() || p.get(b)) return 0;
             ReentrantLock lock = stripes[(int) (b % STRIPES)];
             lock.lock();
             try {
-                if (p.get(b)) return false;
-                copyIn(b);
+                if (p.get(b)) return 0;
+                long copied = copyIn(b);
                 if (p.set(b)) presenceChanged.set(true);
-                return true;
+                return copied;
             } finally {
                 lock.unlock();
             }
