@@ -29,12 +29,27 @@ final class SnapshotCommand {
         @Parameters(paramLabel = "DISK_ID") String disk;
         @Option(names = "--name", description = "Snapshot name.") String name;
         @Option(names = "--wait", description = "Wait until the snapshot is NORMAL, showing progress on stderr.") boolean wait;
+        @Option(names = "--pre-hook", paramLabel = "COMMAND",
+                description = "Run this (sh -c) just before the snapshot, e.g. a guest agent's fs-freeze; if it fails, no snapshot is taken.")
+        String preHook;
+        @Option(names = "--post-hook", paramLabel = "COMMAND",
+                description = "Run this (sh -c) once the snapshot's barrier is in place, e.g. fs-thaw; runs whenever the pre-hook ran.")
+        String postHook;
+        @Option(names = "--hook-timeout", paramLabel = "DURATION", defaultValue = "30s",
+                description = "Kill a hook that runs longer than this (default: ${DEFAULT-VALUE}).") String hookTimeout;
 
         @Override
         public Integer call() throws Exception {
+            Duration timeout = ClockCommand.parse(hookTimeout);
             ObjectNode p = params().put("DiskId", disk);
             if (name != null) p.put("SnapshotName", name);
-            ObjectNode r = api().call("CreateSnapshot", p);
+            ObjectNode r;
+            try {
+                if (preHook != null) Hooks.run("pre-hook", preHook, disk, timeout); // failed: no snapshot, but thaw
+                r = api().call("CreateSnapshot", p); // returns once the barrier is in place
+            } finally {
+                if (postHook != null) Hooks.run("post-hook", postHook, disk, timeout);
+            }
             String id = r.path("SnapshotId").asText();
             if (wait) waitNormal(id);
             if (global().output == Output.Format.json) out().object(wait ? snapshot(id) : r); else System.out.println(id);

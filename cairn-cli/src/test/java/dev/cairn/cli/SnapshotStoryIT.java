@@ -51,6 +51,20 @@ class SnapshotStoryIT {
             assertThat(shown.path("LogicalBytes").asLong()).isGreaterThanOrEqualTo(5L << 20);
             assertThat(cairn(creds, "snapshot", "list", "--disk", disk).ok().out()).contains(snap, "before-disaster", "NORMAL");
 
+            // consistency hooks around the barrier (run by the CLI)
+            Path hookLog = tmp.resolve("hooks.log");
+            cairn(creds, "snapshot", "create", disk, "--pre-hook", "echo freeze $CAIRN_DISK_ID >> " + hookLog,
+                    "--post-hook", "echo thaw >> " + hookLog, "--wait").ok();
+            assertThat(Files.readAllLines(hookLog)).containsExactly("freeze " + disk, "thaw");
+            Tools.Result failedHook = cairn(creds, "snapshot", "create", disk, "--pre-hook", "exit 3", "--post-hook", "echo thaw again >> " + hookLog);
+            assertThat(failedHook.exit()).isNotZero();
+            assertThat(failedHook.err()).contains("pre-hook failed with exit status 3");
+            Tools.Result slowHook = cairn(creds, "snapshot", "create", disk, "--pre-hook", "sleep 30", "--hook-timeout", "1s");
+            assertThat(slowHook.err()).contains("did not finish within 1 s");
+            assertThat(Files.readAllLines(hookLog)).containsExactly("freeze " + disk, "thaw", "thaw again");
+            assertThat(JSON.readTree(cairn(creds, "--output", "json", "snapshot", "list", "--disk", disk).ok().out()).path("TotalCount").asInt())
+                    .as("a failed pre-hook takes no snapshot").isEqualTo(2);
+
             // the snapshot is served read-only under its id
             String snapUri = server.nbdUri(snap);
             assertThat(run("nbdsh", "-u", snapUri, "-c", "print(h.is_read_only())").ok().out().trim()).isEqualTo("True");
