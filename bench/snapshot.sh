@@ -187,18 +187,63 @@ run_borg() {
   check_restore "$work/restore"
 }
 
-# ======================================= CAIRN: TO BE WIRED =======================================
-# Contract, so its row lines up with the anchors': start from the same pristine image
-# ($work/pristine.raw, e.g. `nbdcopy --flush` into a fresh disk of `$root/bin/cairn serve --data $work/cairn`);
-# `timed full cairn-full.log cairn snapshot create … --wait`; measure its repository with repo_bytes;
-# apply the same change to the disk with `change_image nbd://127.0.0.1:PORT/disk-xxxxxxxx` (same seed,
-# same bytes); `timed incr …` the second snapshot; `timed restore …` a clone of it read back in full;
-# then `record cairn FULL_S INCR_S REPO_AFTER_FULL_BYTES REPO_GROWTH_BYTES RESTORE_S`.
+# Cairn: `cairn serve` on its own data dir (repository on the same disk), the pristine image copied onto a
+# disk over NBD (not timed: the anchors' image file just exists), then the same three steps through the CLI:
+# a snapshot, the same 1% change written over NBD, a second snapshot, and a restore = a clone of it attached
+# and read back in full with nbdcopy. Extra figures: the first 4 KiB read of random blocks of a fresh clone
+# (cold base cache) and a full flatten of another clone at --flatten-rate 0.
 run_cairn() {
-  echo "cairn: not yet wired"
-  return 0
+  echo "== cairn"
+  local data="$work/cairn" full incr restore after_full api nbd gib pid
+  gib=$(( (SIZE_MB + 10239) / 10240 * 10 ))   # CLOUD_PREMIUM: 10 GiB steps
+  "$root/bin/cairn" serve --data "$data" --api-listen 127.0.0.1:0 --nbd-listen 127.0.0.1:0 --flatten-rate 0 \
+    > "$work/logs/cairn-serve.out" 2> "$work/logs/cairn-serve.log" &
+  pid=$!
+  for _ in $(seq 600); do grep -q "cairn ready" "$work/logs/cairn-serve.out" 2>/dev/null && break; sleep 0.1; done
+  api=$(sed -n 's/.*cairn ready api=\(http:[^ ]*\) nbd=.*/\1/p' "$work/logs/cairn-serve.out")
+  nbd=$(sed -n 's/.* nbd=nbd:\/\/\([^ ]*\).*/\1/p' "$work/logs/cairn-serve.out")
+  [ -n "$nbd" ] || { echo "cairn serve did not start; see $work/logs/cairn-serve.log" >&2; return 1; }
+  cli() { "$root/bin/cairn" --credentials "$data/credentials.json" "$@"; }
+  local ins disk snap1 snap2 clone clone2
+  ins=$(cli instance create --wait)
+  disk=$(cli disk create --size "$gib" --instance "$ins" --wait)
+  nbdcopy --flush "$work/pristine.raw" "nbd://$nbd/$disk"
+  timed full cairn-full.log cli snapshot create "$disk" --wait
+  snap1=$(tail -1 "$work/logs/cairn-full.log")
+  after_full=$(repo_bytes "$data/repository")
+  echo "  $(change_image "nbd://$nbd/$disk")"
+  timed incr cairn-incr.log cli snapshot create "$disk" --wait
+  snap2=$(tail -1 "$work/logs/cairn-incr.log")
+  mkdir -p "$work/restore"
+  restore_clone() {
+    clone=$(cli snapshot clone "$snap2" --wait) && cli disk attach "$clone" --instance "$ins" --wait \
+      && nbdcopy "nbd://$nbd/$clone" "$work/restore/image.raw" && truncate -s "$size" "$work/restore/image.raw"
+  }
+  timed restore cairn-restore.log restore_clone
+  record cairn "$full" "$incr" "$after_full" $(( $(repo_bytes "$data/repository") - after_full )) "$restore"
+  check_restore "$work/restore"
+
+  # first reads of a fresh clone: cold base cache, blocks fetched from the repository on demand
+  local t0 t1
+  t0=$(date +%s.%N)
+  clone2=$(cli snapshot clone "$snap1" --wait); cli disk attach "$clone2" --instance "$ins" --wait
+  drop_caches
+  $py - "nbd://$nbd/$clone2" "$size" <<'PYREAD'
+import nbd, random, sys, time
+h = nbd.NBD(); h.connect_uri(sys.argv[1]); size = int(sys.argv[2]); r = random.Random(5); lat = []
+for _ in range(200):
+    off = r.randrange(size // 4096) * 4096
+    t = time.perf_counter(); h.pread(4096, off); lat.append((time.perf_counter() - t) * 1000)
+lat.sort()
+print(f"  first 4 KiB reads of random blocks of a fresh clone: p50 {lat[100]:.1f} ms, p99 {lat[197]:.1f} ms, max {lat[-1]:.1f} ms")
+PYREAD
+  # until that clone no longer needs its snapshot: a full flatten (unlimited rate, started at the clone)
+  while [ "$(cli --output json disk list "$clone2" | $py -c 'import json,sys; print(json.load(sys.stdin)["DiskSet"][0].get("FlattenPercent"))')" != "None" ]; do sleep 0.2; done
+  t1=$(date +%s.%N)
+  echo "  clone made independent (flattened) in $(echo "$t1 - $t0" | bc | xargs printf '%.2f') s, $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MiB/s of image"
+  kill -TERM "$pid"; wait "$pid" || true
 }
-# ==================================================================================================
+
 
 run_restic
 run_borg
