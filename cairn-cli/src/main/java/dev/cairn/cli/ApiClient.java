@@ -6,11 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cairn.api.Tc3Signer;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.time.Instant;
 
 /**
@@ -23,7 +19,6 @@ final class ApiClient {
 
     private final Credentials credentials;
     private final ObjectMapper json;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
     ApiClient(Credentials credentials, ObjectMapper json) {
         this.credentials = credentials;
@@ -37,30 +32,39 @@ final class ApiClient {
         byte[] body = json.writeValueAsBytes(params);
         long timestamp = Instant.now().getEpochSecond();
         String authorization = Tc3Signer.authorization(credentials.secretId(), credentials.secretKey(), host, body, timestamp);
-        HttpRequest request = HttpRequest.newBuilder(endpoint)
-                .timeout(Duration.ofMinutes(2))
-                .header("Content-Type", Tc3Signer.CONTENT_TYPE)
-                .header("Authorization", authorization)
-                .header("X-TC-Action", action)
-                .header("X-TC-Version", VERSION)
-                .header("X-TC-Timestamp", Long.toString(timestamp))
-                .header("X-TC-Region", credentials.region())
-                .header("X-TC-RequestClient", "cairn-cli")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                .build();
-        HttpResponse<byte[]> response;
+        // HttpURLConnection, not java.net.http: a CLI run makes a handful of calls, and it starts much faster.
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) endpoint.toURL().openConnection();
+        byte[] answer;
+        int status;
         try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            c.setConnectTimeout(10_000);
+            c.setReadTimeout(120_000);
+            c.setRequestMethod("POST");
+            c.setDoOutput(true);
+            c.setRequestProperty("Content-Type", Tc3Signer.CONTENT_TYPE);
+            c.setRequestProperty("Authorization", authorization);
+            c.setRequestProperty("X-TC-Action", action);
+            c.setRequestProperty("X-TC-Version", VERSION);
+            c.setRequestProperty("X-TC-Timestamp", Long.toString(timestamp));
+            c.setRequestProperty("X-TC-Region", credentials.region());
+            c.setRequestProperty("X-TC-RequestClient", "cairn-cli");
+            c.setFixedLengthStreamingMode(body.length);
+            try (var out = c.getOutputStream()) {
+                out.write(body);
+            }
+            status = c.getResponseCode();
+            try (var in = status < 400 ? c.getInputStream() : c.getErrorStream()) {
+                answer = in == null ? new byte[0] : in.readAllBytes();
+            }
         } catch (java.net.ConnectException e) {
             throw new IOException("cannot reach the Cairn API at " + credentials.endpoint() + " (is 'cairn serve' running?)", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+        } finally {
+            c.disconnect();
         }
-        if (response.statusCode() != 200) {
-            throw new IOException("API answered HTTP " + response.statusCode() + ": " + new String(response.body(), StandardCharsets.UTF_8));
+        if (status != 200) {
+            throw new IOException("API answered HTTP " + status + ": " + new String(answer, StandardCharsets.UTF_8));
         }
-        JsonNode root = json.readTree(response.body());
+        JsonNode root = json.readTree(answer);
         JsonNode resp = root.path("Response");
         if (!resp.isObject()) throw new IOException("API answered without a Response object");
         JsonNode error = resp.path("Error");

@@ -97,13 +97,15 @@ abstract class ClientCommand {
     static JsonNode waitFor(String what, Duration timeout, Describe describe, Predicate<JsonNode> done)
             throws IOException, ApiClient.ApiException, InterruptedException {
         Instant deadline = Instant.now().plus(timeout);
+        long pause = 10;
         while (true) {
             JsonNode rows = describe.rows();
             boolean all = rows.size() > 0;
             for (JsonNode r : rows) all &= done.test(r);
             if (all) return rows;
             if (Instant.now().isAfter(deadline)) throw new IOException("timed out after " + timeout.toSeconds() + " s waiting for " + what);
-            Thread.sleep(200); // a CLI poll interval, not a test wait
+            Thread.sleep(pause); // a CLI poll interval, not a test wait: quick at first, then 200 ms
+            pause = Math.min(200, pause * 2);
         }
     }
 

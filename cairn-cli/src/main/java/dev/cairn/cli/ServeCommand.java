@@ -89,7 +89,7 @@ final class ServeCommand implements Callable<Integer> {
         Repository repo = RepositoryLocation.openOrCreate(repository, dataDir, repositoryKeyFile, System.getenv());
         BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
         VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
-        SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, Math.max(1, Runtime.getRuntime().availableProcessors()));
+        SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, captureThreads());
         CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region), Limits.defaults(), clock,
                 flattenRateMiB << 20);
         NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new Exports(control), new NbdMetrics(metrics));
@@ -156,6 +156,11 @@ final class ServeCommand implements Callable<Integer> {
                 log.warn("closing export {} failed", name, e);
             }
         }
+    }
+
+    /** Threads per capture: twice the cores, so one thread's disk read overlaps another's hashing and compressing. */
+    static int captureThreads() {
+        return Integer.getInteger("cairn.captureThreads", 2 * Runtime.getRuntime().availableProcessors());
     }
 
     static InetSocketAddress address(String option, String hostPort) {

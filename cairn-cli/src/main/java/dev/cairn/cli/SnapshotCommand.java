@@ -156,6 +156,7 @@ final class SnapshotCommand {
     static void waitNormal(ClientCommand c, String id) throws Exception {
         Progress bar = new Progress(System.err, System.console() != null);
         long deadline = System.nanoTime() + WAIT.toNanos();
+        long pause = 10;
         while (true) {
             JsonNode set = c.describeSnapshots(id);
             if (set.isEmpty()) {
@@ -169,7 +170,8 @@ final class SnapshotCommand {
                 return;
             }
             if (System.nanoTime() > deadline) throw new IOException("timed out waiting for snapshot " + id);
-            Thread.sleep(200); // a CLI poll interval
+            Thread.sleep(pause); // a CLI poll interval: quick at first (small snapshots finish in milliseconds), then 250 ms
+            pause = Math.min(250, pause * 2);
         }
     }
 

@@ -53,6 +53,11 @@ public final class ManifestWriter implements AutoCloseable {
     private final LongAdder newChunks = new LongAdder();
     private final LongAdder newChunkBytes = new LongAdder();
     private State state = State.OPEN;
+    /** New chunks go through this batch: durable together at the next group commit, and before any page. */
+    private final dev.cairn.repository.backend.Backend.Batch batch;
+    private final java.util.concurrent.atomic.AtomicLong sinceGroupCommit = new java.util.concurrent.atomic.AtomicLong();
+    /** New chunks between group commits: bounds the uncommitted temp files of a long capture (512 MiB of 512 KiB blocks). */
+    static final int GROUP_COMMIT_CHUNKS = 1024;
 
     ManifestWriter(Repository repo, String name, ManifestId parent, ManifestRoot parentRoot, long diskSize, Map<String, String> metadata) throws IOException {
         this.repo = repo;
@@ -65,9 +70,11 @@ public final class ManifestWriter implements AutoCloseable {
         this.pageIds = new ChunkId[ManifestRoot.pageCount(entryCount, pageEntries)];
         Arrays.fill(pageIds, ChunkId.ZERO);
         this.registration = repo.writers().begin(name);
+        this.batch = repo.backend().batch();
         try {
             if (parentRoot != null) startFromParent(parentRoot);
         } catch (IOException | RuntimeException e) {
+            batch.close();
             registration.close();
             throw e;
         }
@@ -133,11 +140,12 @@ public final class ManifestWriter implements AutoCloseable {
         int expected = blockLength(index);
         if (plaintext.remaining() != expected) throw new IllegalArgumentException("block " + index + " has " + expected + " bytes, got " + plaintext.remaining());
         ensureOpen();
-        PutResult r = repo.putBlock(registration, plaintext);
+        PutResult r = repo.putBlock(registration, plaintext, batch);
         setEntry(index, r.id());
         if (r.newlyStored()) {
             newChunks.increment();
             newChunkBytes.add(r.storedBytes());
+            if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
         }
         return r;
     }
@@ -221,6 +229,7 @@ public final class ManifestWriter implements AutoCloseable {
         }
         boolean done = false;
         try {
+            batch.commit(); // every chunk durable and visible before a page names it
             ChunkCodec codec = repo.codec();
             long newPageBytes = 0;
             ChunkId[] ids = pageIds.clone();
@@ -257,6 +266,7 @@ public final class ManifestWriter implements AutoCloseable {
                 state = State.COMMITTED;
             }
             done = true;
+            batch.close();
             registration.close(); // only now: the root is durable and GC will see it
             return new ManifestId(rootId);
         } finally {
@@ -287,6 +297,7 @@ public final class ManifestWriter implements AutoCloseable {
             state = State.CLOSED;
             dirty.clear();
         }
+        batch.close(); // uncommitted chunks: their temp files go
         registration.close();
     }
 

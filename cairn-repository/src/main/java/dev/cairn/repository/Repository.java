@@ -221,6 +221,15 @@ public final class Repository {
      * for chunks that are referenced some other way before {@code writer} closes.
      */
     public PutResult putBlock(WriterRegistry.Writer writer, ByteBuffer plaintext) throws IOException {
+        return putBlock(writer, plaintext, null);
+    }
+
+    /**
+     * {@link #putBlock(WriterRegistry.Writer, ByteBuffer)} through {@code batch} (null: directly): the
+     * chunk is durable and visible only once the batch commits ({@link ManifestWriter} commits it before
+     * any page refers to the chunk).
+     */
+    PutResult putBlock(WriterRegistry.Writer writer, ByteBuffer plaintext, Backend.Batch batch) throws IOException {
         int len = plaintext.remaining();
         if (len == 0 || len > config.blockSize()) throw new IllegalArgumentException("a block holds 1.." + config.blockSize() + " bytes, got " + len);
         if (isAllZero(plaintext)) return new PutResult(ChunkId.ZERO, false, 0);
@@ -237,13 +246,14 @@ public final class Repository {
         ChunkId id = codec.contentId(a, off, len);
         writer.publishChunk(id); // before the existence check: see WriterRegistry
         ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
-        if (backend.exists(key)) return new PutResult(id, false, 0);
+        if ((batch != null && batch.holds(key)) || backend.exists(key)) return new PutResult(id, false, 0);
         byte[] buffer = scratch.poll();
         if (buffer == null) buffer = new byte[codec.maxEncodedLength(config.blockSize())];
         try {
             ByteBuffer encoded = codec.encode(ChunkCodec.Type.CHUNK, id, a, off, len, buffer);
             long size = encoded.remaining();
-            boolean stored = backend.putIfAbsent(key, encoded); // backends copy or write the bytes before returning
+            boolean stored = batch == null ? backend.putIfAbsent(key, encoded) // backends copy or write the bytes before returning
+                    : batch.putIfAbsent(key, encoded);
             return new PutResult(id, stored, stored ? size : 0);
         } finally {
             scratch.offer(buffer); // a full pool drops it: memory stays bounded

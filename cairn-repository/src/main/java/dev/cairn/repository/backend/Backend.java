@@ -56,6 +56,43 @@ public interface Backend extends AutoCloseable {
     /** Deletes the object; idempotent (deleting an absent object succeeds). Durable on return. */
     void delete(ObjectKey key) throws IOException;
 
+    /**
+     * A group of puts made durable together, for a writer that stores many objects before it needs
+     * any of them (a capture's chunks, before its manifest). The default batch puts directly: each
+     * object durable and visible on return, as {@link #putIfAbsent}.
+     */
+    default Batch batch() {
+        Backend backend = this;
+        return new Batch() {
+            @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException { return backend.putIfAbsent(key, bytes); }
+            @Override public void commit() {}
+            @Override public void close() {}
+        };
+    }
+
+    /**
+     * Puts that may be neither durable nor visible until {@link #commit}. Contract: after {@code commit}
+     * returns, every put the batch accepted before the call is durable and visible, exactly as if
+     * made with {@link Backend#putIfAbsent}; a crash before leaves each such object absent or whole,
+     * never partial. {@code commit} may be called repeatedly (group commits). {@link #close} abandons
+     * what was not committed. Thread-safe; a put racing with a commit is covered by that commit or
+     * the next.
+     */
+    interface Batch extends AutoCloseable {
+        /** As {@link Backend#putIfAbsent}; also false if this batch already holds the key. */
+        boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException;
+
+        /** True if this batch holds an uncommitted put of the key (so its bytes need not be made again). */
+        default boolean holds(ObjectKey key) {
+            return false;
+        }
+
+        void commit() throws IOException;
+
+        @Override
+        void close();
+    }
+
     /** Where this backend stores, for logs and messages, e.g. {@code local:/srv/repo}. */
     String describe();
 

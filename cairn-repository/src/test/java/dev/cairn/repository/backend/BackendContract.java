@@ -246,4 +246,25 @@ public abstract class BackendContract {
     void describeSaysWhere() {
         assertThat(backend.describe()).isNotBlank();
     }
+
+    @Test
+    void aBatchMakesItsPutsVisibleAndWholeByCommit() throws Exception {
+        ObjectKey a = key(ObjectKind.CHUNK, 9001), b = key(ObjectKind.CHUNK, 9002), c = key(ObjectKind.CHUNK, 9003);
+        backend.putIfAbsent(c, bytes("already"));
+        try (Backend.Batch batch = backend.batch()) {
+            assertThat(batch.putIfAbsent(a, bytes("alpha"))).isTrue();
+            assertThat(batch.putIfAbsent(b, bytes("beta"))).isTrue();
+            assertThat(batch.putIfAbsent(c, bytes("other"))).as("exists already").isFalse();
+            batch.commit();
+            assertThat(string(backend.get(a))).isEqualTo("alpha");
+            assertThat(string(backend.get(b))).isEqualTo("beta");
+            assertThat(string(backend.get(c))).isEqualTo("already");
+            assertThat(batch.putIfAbsent(a, bytes("alpha"))).as("committed: exists").isFalse();
+            batch.commit(); // nothing new: harmless
+        }
+        List<ObjectKey> listed = new ArrayList<>();
+        backend.list(ObjectKind.CHUNK, info -> listed.add(info.key()));
+        assertThat(listed).containsExactlyInAnyOrder(a, b, c);
+    }
+
 }

@@ -174,6 +174,112 @@ public final class LocalBackend implements Backend {
         }
     }
 
+    /**
+     * Puts written to temp files without fsync; {@link Batch#commit} makes them durable with one
+     * {@code syncfs} (or, where that is not available, an fsync per file), then links each under its
+     * name and syncs again so the names are durable too. Before the commit an object is neither
+     * visible nor durable; a crash leaves only temp files, which {@link #open} removes. Memory: one
+     * entry per uncommitted object.
+     */
+    @Override
+    public Batch batch() {
+        return new LocalBatch();
+    }
+
+    private final class LocalBatch implements Batch {
+        private final java.util.concurrent.ConcurrentHashMap<ObjectKey, Path> pending = new java.util.concurrent.ConcurrentHashMap<>();
+        private final Object commitLock = new Object();
+        private volatile boolean closed;
+
+        @Override
+        public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException {
+            ensureOpen();
+            if (closed) throw new IllegalStateException("batch is closed");
+            if (pending.containsKey(key)) return false;
+            Path target = pathOf(key);
+            if (Files.exists(target)) return false;
+            Path dir = target.getParent();
+            ensureDirectory(dir);
+            byte[] suffix = new byte[8];
+            random.nextBytes(suffix);
+            Path temp = dir.resolve(target.getFileName() + ".tmp-" + HEX.formatHex(suffix));
+            try {
+                try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    ByteBuffer src = bytes.duplicate();
+                    while (src.hasRemaining()) ch.write(src);
+                }
+            } catch (IOException e) {
+                Files.deleteIfExists(temp);
+                throw classify(e, "put " + key);
+            }
+            if (pending.putIfAbsent(key, temp) != null) { // a racing put of the same content got there first
+                Files.deleteIfExists(temp);
+                return false;
+            }
+            return true;
+        }
+
+        @Override
+        public boolean holds(ObjectKey key) {
+            return pending.containsKey(key);
+        }
+
+        @Override
+        public void commit() throws IOException {
+            synchronized (commitLock) {
+                ensureOpen();
+                var batch = java.util.List.copyOf(pending.entrySet());
+                if (batch.isEmpty()) return;
+                try {
+                    if (SyncFs.available()) {
+                        SyncFs.sync(root); // every temp file's bytes and size, in one journal commit
+                    } else {
+                        for (var e : batch) {
+                            try (FileChannel ch = FileChannel.open(e.getValue(), StandardOpenOption.WRITE)) {
+                                ch.force(true);
+                            }
+                        }
+                    }
+                    java.util.Set<Path> dirs = new java.util.HashSet<>();
+                    for (var e : batch) {
+                        Path target = pathOf(e.getKey());
+                        try {
+                            if (linkSupported) Files.createLink(target, e.getValue());
+                            else Files.move(e.getValue(), target, StandardCopyOption.ATOMIC_MOVE);
+                        } catch (FileAlreadyExistsException raced) {
+                            // another put of the same content won; its bytes are equivalent
+                        }
+                        dirs.add(target.getParent());
+                    }
+                    if (SyncFs.available()) {
+                        SyncFs.sync(root); // the names
+                    } else {
+                        for (Path d : dirs) syncDirectory(d);
+                    }
+                } catch (IOException e) {
+                    throw classify(e, "commit of " + batch.size() + " objects");
+                }
+                for (var e : batch) {
+                    pending.remove(e.getKey(), e.getValue());
+                    Files.deleteIfExists(e.getValue()); // the link keeps the data; a leftover temp is removed at open
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+            for (Path temp : pending.values()) {
+                try {
+                    Files.deleteIfExists(temp);
+                } catch (IOException e) {
+                    log.warn("repository {}: could not remove temp file {}: {}", root, temp, e.toString());
+                }
+            }
+            pending.clear();
+        }
+    }
+
     @Override
     public ByteBuffer get(ObjectKey key) throws IOException {
         ensureOpen();

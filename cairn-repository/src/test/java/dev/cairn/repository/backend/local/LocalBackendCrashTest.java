@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cairn.repository.backend.BackendFullException;
+import dev.cairn.repository.backend.Backend;
 import dev.cairn.repository.backend.NoSuchObjectException;
 import dev.cairn.repository.backend.ObjectInfo;
 import dev.cairn.repository.backend.ObjectKey;
@@ -37,6 +38,36 @@ class LocalBackendCrashTest {
     static List<Path> tempFiles(Path root) throws IOException {
         try (Stream<Path> files = Files.walk(root)) {
             return files.filter(p -> p.getFileName().toString().contains(".tmp-")).toList();
+        }
+    }
+
+    @Test
+    void batchPutsAreInvisibleUntilCommittedAndACrashOrCloseLeavesNone() throws Exception {
+        byte[] one = "batched one".getBytes(), two = "batched two".getBytes();
+        ObjectKey k1 = chunkKey(one), k2 = chunkKey(two);
+        LocalBackend crashed = LocalBackend.open(dir);
+        Backend.Batch batch = crashed.batch();
+        assertThat(batch.putIfAbsent(k1, ByteBuffer.wrap(one))).isTrue();
+        assertThat(batch.holds(k1)).isTrue();
+        assertThat(batch.putIfAbsent(k1, ByteBuffer.wrap(one))).as("held: not written twice").isFalse();
+        assertThat(crashed.exists(k1)).as("not visible before commit").isFalse();
+        assertThat(tempFiles(dir)).hasSize(1);
+        // "kill -9": the process dies with the batch uncommitted; the next open finds only a temp file
+        crashed.close(); // releases the lock as the dead process's exit would; the batch is never committed
+        try (LocalBackend reopened = LocalBackend.open(dir)) {
+            assertThat(tempFiles(dir)).isEmpty();
+            assertThat(reopened.exists(k1)).isFalse();
+            try (Backend.Batch b = reopened.batch()) {
+                b.putIfAbsent(k2, ByteBuffer.wrap(two));
+            } // closed without commit: abandoned
+            assertThat(tempFiles(dir)).isEmpty();
+            assertThat(reopened.exists(k2)).isFalse();
+            try (Backend.Batch b = reopened.batch()) {
+                b.putIfAbsent(k2, ByteBuffer.wrap(two));
+                b.commit();
+            }
+            assertThat(reopened.get(k2)).isEqualTo(ByteBuffer.wrap(two));
+            assertThat(tempFiles(dir)).isEmpty();
         }
     }
 
