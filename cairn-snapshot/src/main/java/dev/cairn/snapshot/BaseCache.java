@@ -132,6 +132,21 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
             }
         }
 
+        /** Reads whole blocks for a caller that keeps them: from the cache if filled, else straight from the repository. */
+        void readOnce(long offset, ByteBuffer dst) throws IOException {
+            long block = offset / blockSize;
+            if (offset % blockSize != 0 || dst.remaining() != Math.min(blockSize, size - offset) || filled.get(block)) {
+                read(offset, dst); // not a whole block, or cached already: the usual path
+                return;
+            }
+            if (manifest.entry(block).isZero()) {
+                while (dst.hasRemaining()) dst.put((byte) 0);
+                return;
+            }
+            manifest.readBlock(block, dst);
+            fetchedBytes.add(dst.limit());
+        }
+
         void fill(long block) throws IOException {
             if (filled.get(block)) return;
             ReentrantLock lock = stripes[(int) (block % STRIPES)];
@@ -179,6 +194,7 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
         @Override public String label() { return entry.id.toString(); }
         @Override public long size() { return entry.size; }
         @Override public void read(long offset, ByteBuffer dst) throws IOException { entry.read(offset, dst); }
+        @Override public void readOnce(long offset, ByteBuffer dst) throws IOException { entry.readOnce(offset, dst); }
         @Override public boolean isZero(long offset, long length) throws IOException { return entry.isZero(offset, length); }
 
         @Override

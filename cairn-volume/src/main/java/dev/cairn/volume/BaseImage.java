@@ -20,6 +20,14 @@ public interface BaseImage extends AutoCloseable {
     /** Fills {@code dst} with the bytes at {@code offset} (zeros past the end). */
     void read(long offset, ByteBuffer dst) throws IOException;
 
+    /**
+     * {@link #read} for bytes the caller reads once and keeps (a flatten copying a block into its disk):
+     * they need not go through, or stay in, a cache. By default the same as {@link #read}.
+     */
+    default void readOnce(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst);
+    }
+
     /** True if the block-sized range at {@code offset} is known to be all zeros without reading it. */
     boolean isZero(long offset, long length) throws IOException;
 

@@ -233,7 +233,7 @@ public final class OverlayVolume implements Volume {
             return 0;
         }
         ByteBuffer buf = ByteBuffer.allocate(len);
-        base.read(off, buf);
+        base.readOnce(off, buf); // from now on the disk holds it: no need to cache it too
         buf.flip();
         own.write(off, buf, false);
         return len;

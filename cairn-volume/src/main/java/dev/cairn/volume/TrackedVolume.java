@@ -26,7 +26,9 @@ import org.roaringbitmap.RoaringBitmap;
  * been taken yet first copies the block's old bytes to a spill file ({@code DIR/<disk>.cow}), then
  * proceeds. The capture reads each block of D exactly once through {@link Capture#read}: from the live
  * volume if no change took it first, else from the spill file. Whoever takes a block does so under the
- * block's stripe lock, so each block of D is read as it was at the barrier — never a mix.
+ * block's stripe lock and marks it taken only once its bytes are safe (read by the capture, or in the
+ * spill), so a change that sees the mark without the lock may overwrite the block at once — each block
+ * of D is read as it was at the barrier, never a mix.
  *
  * <p>Reads, flushes and extents pass straight through (they change nothing).
  */
@@ -267,8 +269,9 @@ public final class TrackedVolume implements Volume {
             lock.lock();
             try {
                 if (finished) throw new IOException("capture of " + volume.name + " has ended");
-                if (taken.set(block)) {
+                if (!taken.get(block)) {
                     volume.inner.read(block * blockSize(), dst); // nobody changed it since the barrier
+                    taken.set(block); // only now: a change that sees the bit may overwrite the block at once
                     return;
                 }
             } finally {
@@ -286,11 +289,12 @@ public final class TrackedVolume implements Volume {
                 ReentrantLock lock = stripes[(int) (b % STRIPES)];
                 lock.lock();
                 try {
-                    if (finished || !taken.set(b)) continue;
+                    if (finished || taken.get(b)) continue;
                     ByteBuffer old = ByteBuffer.allocate(blockLength(b));
                     volume.inner.read(b * bs, old);
                     old.flip();
                     writeSpill(b, old);
+                    taken.set(b); // after the spill holds it: see read()
                 } finally {
                     lock.unlock();
                 }

@@ -23,7 +23,7 @@ class TrackedVolumeTest {
     static final int SIZE = 64 * BS;
     @TempDir Path dir;
 
-    @Test
+    @org.junit.jupiter.api.RepeatedTest(5)
     void theCaptureIsTheDiskAtTheBarrierWhileWritersKeepWriting() throws Exception {
         try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
             vm.create("disk-a", SIZE);
