@@ -242,6 +242,30 @@ PYREAD
   while [ "$(cli --output json disk list "$clone2" | $py -c 'import json,sys; print(json.load(sys.stdin)["DiskSet"][0].get("FlattenPercent"))')" != "None" ]; do sleep 0.2; done
   t1=$(date +%s.%N)
   echo "  clone made independent (flattened) in $(echo "$t1 - $t0" | bc | xargs printf '%.2f') s, $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MiB/s of image"
+
+  # under load: fio random 4 KiB writes at queue depth 16 on the disk for LOAD_S seconds, alone and then
+  # while snapshots are taken back to back; the writers' throughput and CreateSnapshot's latency (the
+  # API server's own histogram, so no client start-up is counted)
+  local load_s=${LOAD_S:-20} alone during n=0
+  fio_bw() { fio --name=load --ioengine=nbd --uri="nbd://$nbd/$disk" --rw=randwrite --bs=4k --iodepth=16 \
+      --size="${SIZE_MB}M" --time_based --runtime="$load_s" --randseed=11 --output-format=json 2>> "$work/logs/fio-load.err" \
+      | tee -a "$work/logs/fio-load.json" | $py -c 'import json,sys; t=sys.stdin.read(); print(int(json.loads(t[t.index("{"):])["jobs"][0]["write"]["bw"]))'; }   # fio prints a line before its JSON
+  alone=$(fio_bw)
+  ( end=$((SECONDS + load_s)); while [ $SECONDS -lt $end ]; do cli snapshot create "$disk" --wait > /dev/null 2>&1 || true; done ) &
+  local loop=$!
+  during=$(fio_bw)
+  wait "$loop"
+  n=$(cli --output json snapshot list --disk "$disk" --limit 100 | $py -c 'import json,sys; print(json.load(sys.stdin)["TotalCount"])')
+  echo "  fio 4 KiB random writes, QD16: $((alone / 1024)) MiB/s alone, $((during / 1024)) MiB/s while snapshots ran back to back ($(echo "scale=2; $during / $alone" | bc)x; $((n - 2)) snapshots taken)"
+  curl -s "$api/metrics" | $py -c '
+import re, sys
+b = {}
+for line in sys.stdin:
+    m = re.match(r"cairn_api_request_duration_seconds_bucket\{action=\"CreateSnapshot\",le=\"([^\"]+)\"\} (\S+)", line)
+    if m: b[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = float(m.group(2))
+total = b.get(float("inf"), 0)
+p99 = next((le for le in sorted(b) if b[le] >= 0.99 * total), None)
+print(f"  CreateSnapshot latency at the server: p99 <= {p99 * 1000:g} ms over {int(total)} calls (histogram bucket bound)")'
   kill -TERM "$pid"; wait "$pid" || true
 }
 
