@@ -200,6 +200,7 @@ run_cairn() {
   "$root/bin/cairn" serve --data "$data" --api-listen 127.0.0.1:0 --nbd-listen 127.0.0.1:0 --flatten-rate 0 \
     > "$work/logs/cairn-serve.out" 2> "$work/logs/cairn-serve.log" &
   pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null || true' EXIT   # never leave the server running, whatever fails
   for _ in $(seq 600); do grep -q "cairn ready" "$work/logs/cairn-serve.out" 2>/dev/null && break; sleep 0.1; done
   api=$(sed -n 's/.*cairn ready api=\(http:[^ ]*\) nbd=.*/\1/p' "$work/logs/cairn-serve.out")
   nbd=$(sed -n 's/.* nbd=nbd:\/\/\([^ ]*\).*/\1/p' "$work/logs/cairn-serve.out")

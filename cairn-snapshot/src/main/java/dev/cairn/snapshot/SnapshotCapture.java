@@ -69,6 +69,7 @@ public final class SnapshotCapture {
             List<Throwable> failures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 workers.add(Thread.ofPlatform().name("capture-" + t).start(() -> {
+                    BackgroundPriority.lowerCurrentThread(); // idle cores only, when the disks' writers want them
                     ByteBuffer buf = ByteBuffer.allocate(capture.blockSize());
                     try {
                         while (true) {
