@@ -224,11 +224,9 @@ final class CbsActions {
 
     Object terminateDisks(Caller caller, Params p) {
         List<String> ids = requiredDiskIds(p);
-        if (p.integer("DeleteSnapshot", 0, 1).orElse(0L) == 1) {
-            throw ApiError.unsupported("DeleteSnapshot", "deleting a disk's snapshots with it is not supported yet; delete them with DeleteSnapshots");
-        }
+        boolean deleteSnapshots = p.integer("DeleteSnapshot", 0, 1).orElse(0L) == 1;
         p.end();
-        control.terminateDisks(caller, ids);
+        control.terminateDisks(caller, ids, deleteSnapshots);
         return new Empty();
     }
 

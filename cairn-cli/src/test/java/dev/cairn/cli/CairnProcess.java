@@ -51,12 +51,20 @@ final class CairnProcess implements AutoCloseable {
     }
 
     static CairnProcess start(Path data, String... extraArgs) throws IOException, InterruptedException, TimeoutException {
+        return start(data, java.util.Map.of(), extraArgs);
+    }
+
+    /** {@link #start(Path, String...)} with extra environment variables (e.g. S3 keys). */
+    static CairnProcess start(Path data, java.util.Map<String, String> env, String... extraArgs)
+            throws IOException, InterruptedException, TimeoutException {
         List<String> cmd = new ArrayList<>(java());
         cmd.addAll(List.of("-jar", jar().toString(), "serve", "--data", data.toString(),
                 "--api-listen", "127.0.0.1:0", "--nbd-listen", "127.0.0.1:0"));
         cmd.addAll(List.of(extraArgs));
         Path log = data.resolveSibling(data.getFileName() + "-serve-" + (++starts) + ".log");
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         // One virtual thread owns stdout: it reports the ready line, then keeps draining so the pipe never fills.
         CompletableFuture<Matcher> ready = new CompletableFuture<>();
         Thread.ofVirtual().name("cairn-stdout").start(() -> {

@@ -119,6 +119,7 @@ public final class CloudControl implements AutoCloseable {
         this.transitions = new Transitions(catalog, volumes, clock, snapshots::release);
         transitions.recover();
         snapshots.recover();
+        snapshots.startExpiry(java.time.Duration.ofSeconds(2));
     }
 
     /** Snapshot actions (CreateSnapshot, ApplySnapshot, …) and repository maintenance. */
@@ -589,9 +590,19 @@ public final class CloudControl implements AutoCloseable {
 
     /** TerminateDisks: unattached data disks only, all or nothing; their rows and files are removed. */
     public void terminateDisks(Caller caller, List<String> diskIds) {
+        terminateDisks(caller, diskIds, false);
+    }
+
+    /**
+     * TerminateDisks; with {@code deleteSnapshots} (or when a disk was created with DeleteSnapshot 1)
+     * the disk's non-permanent snapshots go with it.
+     */
+    public void terminateDisks(Caller caller, List<String> diskIds, boolean deleteSnapshots) {
         recorded(caller, "TerminateDisks", () -> {
             requireIds(diskIds, "DiskIds", limits.disksPerTerminate());
+            List<String> dropped = new ArrayList<>();
             catalog.write(tx -> {
+                dropped.clear();
                 List<Disk> disks = new ArrayList<>();
                 for (String id : diskIds) disks.add(Rows.ownDisk(tx, caller.accountId(), id));
                 for (Disk d : disks) {
@@ -607,10 +618,15 @@ public final class CloudControl implements AutoCloseable {
                         throw new DiskConflict(d.diskId(), DiskConflict.Problem.BUSY, "disk `" + d.diskId() + "` is " + d.state());
                     }
                 }
-                for (Disk d : disks) Rows.setDiskState(tx, d.diskId(), DiskState.TORECYCLE, null);
-                Rows.recordOps(tx, caller, "TerminateDisks", diskIds, "PROCESSING", clock.millis(), "");
+                for (Disk d : disks) {
+                    Rows.setDiskState(tx, d.diskId(), DiskState.TORECYCLE, null);
+                    if (deleteSnapshots || d.deleteSnapshot() == 1) dropped.addAll(snapshots.dropNonPermanentOf(tx, caller, d.diskId()));
+                }
+                Rows.recordOps(tx, caller, "TerminateDisks", diskIds, "PROCESSING", clock.millis(), dropped.isEmpty() ? ""
+                        : "with " + dropped.size() + " snapshots");
                 return null;
             });
+            snapshots.release(dropped);
             log.info("disks terminating account={} request_id={} disks={}", caller.accountId(), caller.requestId(), diskIds);
             diskIds.forEach(transitions::finishDeletion);
             return null;

@@ -431,6 +431,62 @@ public final class SnapshotService implements AutoCloseable {
         });
     }
 
+    /** Deletes a disk's non-permanent NORMAL snapshots in the caller's transaction; returns their manifests (release them after commit). */
+    List<String> dropNonPermanentOf(Catalog.Tx tx, Caller caller, String diskId) throws SQLException {
+        List<String> ids = tx.query("SELECT snapshot_id FROM snapshots WHERE disk_id = ? AND is_permanent = ? AND state = ?",
+                rs -> rs.getString(1), diskId, false, SnapshotState.NORMAL);
+        List<String> manifests = new ArrayList<>();
+        for (String id : ids) {
+            tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ?", rs -> rs.getString(1), id).ifPresent(manifests::add);
+            tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", id);
+        }
+        if (!ids.isEmpty()) {
+            Rows.recordOps(tx, caller, "DeleteSnapshots", ids, "SUCCESS", clock.millis(), "with disk " + diskId);
+            dropEmptyGroups(tx);
+        }
+        return manifests;
+    }
+
+    /**
+     * Deletes NORMAL snapshots whose {@code Deadline} has passed (by the service clock, so the test
+     * clock moves it too); returns how many. Run every few seconds by {@link #startExpiry}.
+     */
+    int expire() {
+        long now = clock.millis();
+        record Expired(String id, long account, String manifest) {}
+        List<Expired> gone = catalog.write(tx -> {
+            List<Expired> out = tx.query("SELECT snapshot_id, account_id, manifest_id FROM snapshots WHERE is_permanent = ? AND deadline_at IS NOT NULL "
+                    + "AND deadline_at <= ? AND state = ?", rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3)), false, now,
+                    SnapshotState.NORMAL);
+            for (Expired e : out) {
+                tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", e.id());
+                Rows.recordOps(tx, new Caller(e.account(), false, "deadline"), "DeleteSnapshots", List.of(e.id()), "SUCCESS", now, "deadline passed");
+            }
+            if (!out.isEmpty()) dropEmptyGroups(tx);
+            return out;
+        });
+        if (gone.isEmpty()) return 0;
+        log.info("snapshots past their deadline deleted: {}", gone.stream().map(Expired::id).toList());
+        release(gone.stream().map(Expired::manifest).toList());
+        return gone.size();
+    }
+
+    /** Checks for expired snapshots every {@code period} of real time until closed. */
+    void startExpiry(Duration period) {
+        Thread.ofVirtual().name("snapshot-expiry").start(() -> {
+            while (!closing) {
+                try {
+                    Thread.sleep(period);
+                    if (!closing) expire();
+                } catch (InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    log.warn("snapshot expiry check failed; retrying", e);
+                }
+            }
+        });
+    }
+
     private static void dropEmptyGroups(Catalog.Tx tx) throws SQLException {
         tx.update("DELETE FROM snapshot_groups WHERE state = ? AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.group_id = snapshot_groups.group_id)",
                 SnapshotState.NORMAL);

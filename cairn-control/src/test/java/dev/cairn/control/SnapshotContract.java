@@ -416,4 +416,26 @@ abstract class SnapshotContract {
         assertThat(backend.calls() - before).as("deleting one drops its root only").isLessThan(5);
         System.out.printf("1,000 snapshots of one disk: the next one in %d ms with %d repository calls%n", createMs, createCalls);
     }
+
+    @Test
+    void snapshotsPastTheirDeadlineGoAndNonPermanentOnesGoWithTheirDisk() throws Exception {
+        String disk = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
+        write(disk, 0, pattern(30, 4096));
+        String expiring = awaitNormal(control.snapshots().createSnapshot(alice, disk, "short", clock.instant().plus(Duration.ofDays(2)))).snapshotId();
+        String kept = awaitNormal(control.snapshots().createSnapshot(alice, disk, "forever", null)).snapshotId();
+        assertThat(snapshot(expiring).permanent()).isFalse();
+        assertThat(snapshot(kept).permanent()).isTrue();
+        assertThat(control.snapshots().expire()).isZero();
+        clock.advance(Duration.ofDays(3));
+        assertThat(control.snapshots().expire()).isEqualTo(1);
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).items())
+                .extracting(Snapshot::snapshotId).containsExactly(kept);
+
+        String temporary = awaitNormal(control.snapshots().createSnapshot(alice, disk, "tmp", clock.instant().plus(Duration.ofDays(5)))).snapshotId();
+        control.terminateDisks(alice, List.of(disk), true);
+        awaitIdle();
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).items())
+                .as("the permanent one outlives its disk").extracting(Snapshot::snapshotId).containsExactly(kept).doesNotContain(temporary);
+        assertThat(readSnapshot(kept, 0, 4096)).isEqualTo(pattern(30, 4096));
+    }
 }
