@@ -10,6 +10,7 @@ import dev.cairn.control.Limits;
 import dev.cairn.control.ListQuery;
 import dev.cairn.control.Page;
 import dev.cairn.control.Region;
+import dev.cairn.control.SnapshotService;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -132,7 +133,9 @@ final class CbsActions {
         Page<Disk> page = control.describeDisks(caller, new ListQuery<>(ids, filter, order, offset, limit));
         Region region = control.region();
         Map<String, Integer> flattening = control.snapshots().flattenProgress(caller);
-        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies, flattening.get(d.diskId()))).toList();
+        Map<String, SnapshotService.DiskSnapshots> snapshots = control.snapshots().snapshotsPerDisk(caller);
+        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies, flattening.get(d.diskId()),
+                snapshots.getOrDefault(d.diskId(), new SnapshotService.DiskSnapshots(0, 0)))).toList();
         return new DescribeDisksResult(page.totalCount(), views);
     }
 
@@ -169,11 +172,11 @@ final class CbsActions {
      * Tencent's Disk, plus Cairn's {@code FlattenPercent}: how much of its snapshot a rolled-back or
      * cloned disk has copied in (null once it no longer depends on the snapshot).
      */
-    static DiskView view(Disk d, Region region, boolean withPolicies, Integer flattenPercent) {
+    static DiskView view(Disk d, Region region, boolean withPolicies, Integer flattenPercent, SnapshotService.DiskSnapshots snapshots) {
         return new DiskView(d.diskId(), d.name(), d.diskType().name(), d.diskUsage().name(), d.sizeGib(), d.state().name(),
                 d.attached(), d.instanceId() == null ? "" : d.instanceId(), List.of(), d.portable(), d.chargeType(),
                 new Placement(d.zone(), d.projectId(), null, null, null, ""), Listing.cbsTime(d.createdAt(), region.timeZone()),
-                "", true, 0, 0, d.state() == dev.cairn.control.DiskState.ROLLBACKING, d.state() == dev.cairn.control.DiskState.ROLLBACKING ? 0 : 100,
+                "", true, snapshots.count(), (snapshots.storedBytes() + (1 << 20) - 1) >> 20, d.state() == dev.cairn.control.DiskState.ROLLBACKING, d.state() == dev.cairn.control.DiskState.ROLLBACKING ? 0 : 100,
                 false, false, d.deleteWithInstance(), d.deleteSnapshot(), "", List.of(), false,
                 false, 0, false, false, 10, 0, 0, 0, "CVM", "", withPolicies ? List.of() : null, false, null, null, "",
                 false, "", "", flattenPercent);

@@ -130,6 +130,8 @@ class SnapshotSdkTest {
         assertThat(describe(s).getDeadlineTime()).startsWith("2099-01-01");
 
         String s2 = snapshot(disk, "second");
+        assertThat(disk(disk).getSnapshotCount()).isEqualTo(2);
+        assertThat(disk(disk).getSnapshotSize()).as("MiB the two snapshots stored").isGreaterThanOrEqualTo(1);
         DescribeSnapshotsRequest byDisk = new DescribeSnapshotsRequest();
         Filter f = new Filter();
         f.setName("disk-id");

@@ -815,6 +815,21 @@ public final class SnapshotService implements AutoCloseable {
         while (flattening.get(diskId) == stop) Thread.sleep(10);
     }
 
+    /** A disk's snapshots: how many, and the bytes they added to the repository when taken. */
+    public record DiskSnapshots(long count, long storedBytes) {}
+
+    /** {@link DiskSnapshots} of each of the caller's disks that has snapshots (DescribeDisks' SnapshotCount/SnapshotSize). */
+    public Map<String, DiskSnapshots> snapshotsPerDisk(Caller caller) {
+        return catalog.read(tx -> {
+            Map<String, DiskSnapshots> out = new LinkedHashMap<>();
+            tx.query("SELECT disk_id, COUNT(*), SUM(incremental_bytes) FROM snapshots WHERE account_id = ? GROUP BY disk_id", rs -> {
+                out.put(rs.getString(1), new DiskSnapshots(rs.getLong(2), rs.getLong(3)));
+                return null;
+            }, caller.accountId());
+            return out;
+        });
+    }
+
     /** Progress of disks still layered over a snapshot: disk id → percent copied. */
     public Map<String, Integer> flattenProgress(Caller caller) {
         return catalog.read(tx -> {

@@ -138,16 +138,9 @@ public final class LocalBackend implements Backend {
         Path target = pathOf(key);
         if (Files.exists(target)) return false;
         Path dir = target.getParent();
-        ensureDirectory(dir);
-        byte[] suffix = new byte[8];
-        random.nextBytes(suffix);
-        Path temp = dir.resolve(target.getFileName() + ".tmp-" + HEX.formatHex(suffix));
+        Path temp = newTemp(target);
         try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer src = bytes.duplicate();
-                while (src.hasRemaining()) ch.write(src);
-                ch.force(true); // data and size on disk before any name points at them
-            }
+            writeTemp(temp, bytes, true); // data and size on disk before any name points at them
             boolean stored;
             if (linkSupported) {
                 try {
@@ -198,16 +191,9 @@ public final class LocalBackend implements Backend {
             if (pending.containsKey(key)) return false;
             Path target = pathOf(key);
             if (Files.exists(target)) return false;
-            Path dir = target.getParent();
-            ensureDirectory(dir);
-            byte[] suffix = new byte[8];
-            random.nextBytes(suffix);
-            Path temp = dir.resolve(target.getFileName() + ".tmp-" + HEX.formatHex(suffix));
+            Path temp = newTemp(target);
             try {
-                try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    ByteBuffer src = bytes.duplicate();
-                    while (src.hasRemaining()) ch.write(src);
-                }
+                writeTemp(temp, bytes, false); // made durable by the commit's syncfs
             } catch (IOException e) {
                 Files.deleteIfExists(temp);
                 throw classify(e, "put " + key);
@@ -277,6 +263,22 @@ public final class LocalBackend implements Backend {
                 }
             }
             pending.clear();
+        }
+    }
+
+    /** A fresh temp name beside {@code target} (its directory created durably if new). */
+    private Path newTemp(Path target) throws IOException {
+        ensureDirectory(target.getParent());
+        byte[] suffix = new byte[8];
+        random.nextBytes(suffix);
+        return target.resolveSibling(target.getFileName() + ".tmp-" + HEX.formatHex(suffix));
+    }
+
+    private static void writeTemp(Path temp, ByteBuffer bytes, boolean sync) throws IOException {
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer src = bytes.duplicate();
+            while (src.hasRemaining()) ch.write(src);
+            if (sync) ch.force(true);
         }
     }
 
