@@ -34,6 +34,8 @@ public final class VolumeManager implements AutoCloseable {
     private final int blockSize;
     private final BaseImage.Resolver bases;
     private final Map<String, Shared> open = new HashMap<>();
+    /** Disks whose last lease was released and whose volume is still being closed; guarded by this. */
+    private final java.util.Set<String> closing = new java.util.HashSet<>();
 
     public VolumeManager(Path dir) throws IOException {
         this(dir, DEFAULT_BLOCK_SIZE, BaseImage.Resolver.NONE);
@@ -69,10 +71,22 @@ public final class VolumeManager implements AutoCloseable {
         return Files.exists(file(id));
     }
 
-    /** A lease on the disk's shared volume; close it when done. */
+    /**
+     * A lease on the disk's shared volume; close it when done. If the disk's last lease was just
+     * released and its volume is still closing (flushing, saving its tracking and presence sets), this
+     * waits for that first: two volumes on one disk's files at once could save stale sets over new ones.
+     */
     public Lease open(String id) throws IOException {
         Shared shared;
         synchronized (this) {
+            while (closing.contains(id)) {
+                try {
+                    wait(); // released in release()
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while disk " + id + " was closing");
+                }
+            }
             shared = open.get(id);
             if (shared == null) {
                 shared = new Shared(id, openTracked(id));
@@ -113,7 +127,7 @@ public final class VolumeManager implements AutoCloseable {
      */
     public void layer(String id, long sizeBytes, String baseLabel) throws IOException {
         synchronized (this) {
-            if (open.containsKey(id)) throw new IllegalStateException("disk " + id + " is in use");
+            if (open.containsKey(id) || closing.contains(id)) throw new IllegalStateException("disk " + id + " is in use");
         }
         Files.deleteIfExists(sidecar(id, ".cbt")); // a crash before the new set is written leaves none: untrusted, safe
         OverlayVolume.layer(file(id), meta(id), sizeBytes, blockSize, baseLabel);
@@ -201,8 +215,16 @@ public final class VolumeManager implements AutoCloseable {
         synchronized (this) {
             if (--shared.leases > 0) return;
             open.remove(shared.id, shared);
+            closing.add(shared.id);
         }
-        closeAndSave(shared);
+        try {
+            closeAndSave(shared); // outside the lock: other disks' opens need not wait for this flush
+        } finally {
+            synchronized (this) {
+                closing.remove(shared.id);
+                notifyAll();
+            }
+        }
     }
 
     private static final class Shared {

@@ -67,4 +67,52 @@ class VolumeManagerTest {
             }
         }
     }
+
+    @Test
+    void leasesOpenedWhileTheLastOneClosesNeverLoseTrackingOrPresence() throws Exception {
+        int bs = 64 * 1024, blocks = 64;
+        byte[] base = new byte[blocks * bs];
+        new java.util.Random(1).nextBytes(base);
+        byte[][] expected = new byte[blocks][];
+        try (var vm = new VolumeManager(dir, bs, label -> new MemoryBase(label, base))) {
+            vm.layer("disk-race1", (long) blocks * bs, "m-1"); // an overlay, tracking trusted relative to m-1
+            Thread[] threads = new Thread[4];
+            for (int t = 0; t < threads.length; t++) {
+                int me = t;
+                threads[t] = Thread.ofPlatform().start(() -> {
+                    try {
+                        for (int i = 0; i < 150; i++) {
+                            int block = me * 16 + i % 16;
+                            byte[] data = new byte[4096];
+                            java.util.Arrays.fill(data, (byte) (i + 1));
+                            try (Volume v = vm.open("disk-race1")) {
+                                v.write((long) block * bs + 100, ByteBuffer.wrap(data), false);
+                                v.flush();
+                            }
+                            expected[block] = data;
+                            if (i % 3 == me % 3) Thread.sleep(1); // stagger, so the last lease is often released while another opens
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            }
+            for (Thread t : threads) t.join();
+            try (VolumeManager.Lease lease = vm.open("disk-race1")) {
+                assertThat(lease.tracked().tracker().trusted()).as("tracking survived the open/close churn").isTrue();
+            }
+        }
+        try (var restarted = new VolumeManager(dir, bs, label -> new MemoryBase(label, base)); Volume v = restarted.open("disk-race1")) {
+            for (int b = 0; b < blocks; b++) {
+                ByteBuffer got = ByteBuffer.allocate(4096 + 200);
+                v.read((long) b * bs, got);
+                byte[] all = got.array();
+                assertThat(java.util.Arrays.copyOfRange(all, 0, 100)).as("block %d head: the base", b)
+                        .isEqualTo(java.util.Arrays.copyOfRange(base, b * bs, b * bs + 100));
+                assertThat(java.util.Arrays.copyOfRange(all, 100, 4196)).as("block %d: its last flushed write", b).isEqualTo(expected[b]);
+            }
+        }
+    }
 }
