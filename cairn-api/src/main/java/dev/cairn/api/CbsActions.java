@@ -132,7 +132,7 @@ final class CbsActions {
         if (!asc) order = order.reversed();
         Page<Disk> page = control.describeDisks(caller, new ListQuery<>(ids, filter, order, offset, limit));
         Region region = control.region();
-        Map<String, Integer> flattening = control.snapshots().flattenProgress(caller);
+        Map<String, Integer> flattening = control.rollbacks().flattenProgress(caller);
         Map<String, SnapshotService.DiskSnapshots> snapshots = control.snapshots().snapshotsPerDisk(caller);
         List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies, flattening.get(d.diskId()),
                 snapshots.getOrDefault(d.diskId(), new SnapshotService.DiskSnapshots(0, 0)))).toList();

@@ -5,6 +5,7 @@ import dev.cairn.control.CloudControl;
 import dev.cairn.control.ListQuery;
 import dev.cairn.control.Page;
 import dev.cairn.control.Region;
+import dev.cairn.control.RepositoryMaintenance;
 import dev.cairn.control.Snapshot;
 import dev.cairn.control.SnapshotGroup;
 import dev.cairn.control.SnapshotService;
@@ -177,7 +178,7 @@ final class SnapshotActions {
         boolean stop = p.bool("AutoStopInstance").orElse(false);
         boolean start = p.bool("AutoStartInstance").orElse(false);
         p.end();
-        snapshots.applySnapshot(caller, id, diskId, stop, start);
+        control.rollbacks().applySnapshot(caller, id, diskId, stop, start);
         return new CbsActions.Empty();
     }
 
@@ -186,7 +187,7 @@ final class SnapshotActions {
         if (ids.isEmpty()) throw ApiError.missing("DiskIds");
         if (ids.size() > 20) throw new ApiError("InvalidParameterValue.LimitExceeded", "at most 20 `DiskIds`.");
         p.end();
-        snapshots.initializeDisks(caller, ids);
+        control.rollbacks().initializeDisks(caller, ids);
         return new CbsActions.Empty();
     }
 
@@ -239,7 +240,7 @@ final class SnapshotActions {
         boolean stop = p.bool("AutoStopInstance").orElse(false);
         boolean start = p.bool("AutoStartInstance").orElse(false);
         p.end();
-        snapshots.applySnapshotGroup(caller, group, pairs, stop, start);
+        control.rollbacks().applySnapshotGroup(caller, group, pairs, stop, start);
         return new CbsActions.Empty();
     }
 
@@ -267,7 +268,7 @@ final class SnapshotActions {
         long percent = p.integer("SamplePercent", 1, 100).orElse(100L);
         p.end();
         double sample = percent / 100.0;
-        VerifyReport r = snapshots.verify(caller, sample);
+        VerifyReport r = control.repository().verify(caller, sample);
         return new VerifyResult(r.ok(), r.manifests(), r.pages(), r.chunks(), r.chunksRead(), r.bytesRead(), r.unreferencedChunks(),
                 r.duration().toMillis(), r.problems().stream().map(x -> new ProblemView(x.key().toString(), x.kind().name(), x.detail())).toList());
     }
@@ -275,19 +276,19 @@ final class SnapshotActions {
     Object collectGarbage(Caller caller, Params p) {
         long grace = p.integer("GraceSeconds", 0, 365L * 86400).orElse(3600L);
         p.end();
-        SnapshotService.GcReport r = snapshots.collectGarbage(caller, Duration.ofSeconds(grace));
+        RepositoryMaintenance.GcReport r = control.repository().collectGarbage(caller, Duration.ofSeconds(grace));
         return new GcResult(r.orphanManifestsDeleted(), r.chunksDeleted(), r.bytesDeleted(), r.keptYoung());
     }
 
     Object describeRepository(Caller caller, Params p) {
         p.end();
-        SnapshotService.RepoStats s = snapshots.stats(caller);
+        RepositoryMaintenance.RepoStats s = control.repository().stats(caller);
         return new RepositoryResult(s.manifests(), s.liveManifests(), s.snapshots(), s.storedBytes(), s.blockSize());
     }
 
     Object rebuildCatalog(Caller caller, Params p) {
         p.end();
-        return new RebuildResult(snapshots.rebuildCatalog(caller));
+        return new RebuildResult(control.repository().rebuildCatalog(caller));
     }
 
     // ---- helpers ----

@@ -63,7 +63,10 @@ public final class CloudControl implements AutoCloseable {
     private final InstantSource clock;
     private final Accounts accounts;
     private final Transitions transitions;
+    private final BackgroundWork background = new BackgroundWork();
     private final SnapshotService snapshots;
+    private final Rollbacks rollbacks;
+    private final RepositoryMaintenance repository;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
     private volatile Consumer<String> exportRevoked = id -> {};
 
@@ -100,7 +103,7 @@ public final class CloudControl implements AutoCloseable {
 
     /** A control plane without snapshots (their actions answer that no repository is configured). */
     public CloudControl(Catalog catalog, VolumeManager volumes, Region region, Limits limits, InstantSource clock) {
-        this(catalog, volumes, null, region, limits, clock, SnapshotService.DEFAULT_FLATTEN_BYTES_PER_SECOND);
+        this(catalog, volumes, null, region, limits, clock, Rollbacks.DEFAULT_FLATTEN_BYTES_PER_SECOND);
     }
 
     /**
@@ -115,15 +118,22 @@ public final class CloudControl implements AutoCloseable {
         this.limits = limits;
         this.clock = clock;
         this.accounts = new Accounts(catalog, clock);
-        this.snapshots = new SnapshotService(this, catalog, engine, clock, flattenBytesPerSecond);
+        this.snapshots = new SnapshotService(this, catalog, engine, clock, background);
+        this.rollbacks = new Rollbacks(this, catalog, engine, clock, flattenBytesPerSecond, background, snapshots);
+        this.repository = new RepositoryMaintenance(this, catalog, clock, snapshots);
         this.transitions = new Transitions(catalog, volumes, clock, snapshots::release);
         transitions.recover();
         snapshots.recover();
+        rollbacks.recover();
         snapshots.startExpiry(java.time.Duration.ofSeconds(2));
     }
 
-    /** Snapshot actions (CreateSnapshot, ApplySnapshot, …) and repository maintenance. */
+    /** Snapshots: CreateSnapshot, DescribeSnapshots, DeleteSnapshots, groups, exports, space. */
     public SnapshotService snapshots() { return snapshots; }
+    /** Disks laid over snapshots: ApplySnapshot, ApplySnapshotGroup, InitializeDisks, flatten progress. */
+    public Rollbacks rollbacks() { return rollbacks; }
+    /** Repository upkeep (admin): gc, verify, stats, rebuild-catalog. */
+    public RepositoryMaintenance repository() { return repository; }
 
     public Accounts accounts() { return accounts; }
     /** The controllable clock when the server runs with {@code --test-clock}; empty on the system clock. */
@@ -320,7 +330,7 @@ public final class CloudControl implements AutoCloseable {
     public List<String> createDisks(Caller caller, NewDisks requested) {
         return recorded(caller, "CreateDisks", () -> {
             requireZone(requested.zone(), "Placement.Zone");
-            SnapshotService.CloneSource source = requested.snapshotId() == null ? null : snapshots.cloneSource(caller, requested.snapshotId());
+            Rollbacks.CloneSource source = requested.snapshotId() == null ? null : rollbacks.cloneSource(caller, requested.snapshotId());
             NewDisks spec = requested;
             if (source != null) {
                 if (requested.sizeGib() == 0) {
@@ -337,7 +347,7 @@ public final class CloudControl implements AutoCloseable {
         });
     }
 
-    private List<String> createDisks(Caller caller, NewDisks spec, SnapshotService.CloneSource source) {
+    private List<String> createDisks(Caller caller, NewDisks spec, Rollbacks.CloneSource source) {
         {
             checkDataDiskSize(spec.diskType(), spec.sizeGib(), "DiskSize");
             if (spec.count() < 1 || spec.count() > limits.disksPerCreate()) {
@@ -375,10 +385,10 @@ public final class CloudControl implements AutoCloseable {
                         Instance target = Rows.ownInstance(tx, caller.accountId(), spec.attachTo());
                         checkAttachTarget(tx, target, spec.zone(), ids.size(), null);
                     }
-                    if (source != null) snapshots.cloneSource(tx, caller, source.snapshotId()); // still there: its manifest is safe from now on
+                    if (source != null) rollbacks.cloneSource(tx, caller, source.snapshotId()); // still there: its manifest is safe from now on
                     for (Disk d : disks) {
                         Rows.insertDisk(tx, d);
-                        if (source != null) SnapshotService.recordClone(tx, d.diskId(), source);
+                        if (source != null) Rollbacks.recordClone(tx, d.diskId(), source);
                     }
                     Rows.recordOps(tx, caller, "CreateDisks", ids, "SUCCESS", now.toEpochMilli(),
                             spec.diskType() + " " + spec.sizeGib() + " GiB" + (source == null ? "" : " from " + source.snapshotId()));
@@ -394,7 +404,7 @@ public final class CloudControl implements AutoCloseable {
                     log.info("disks created account={} request_id={} disks={} size_gib={} attach_to={} snapshot={}", caller.accountId(),
                             caller.requestId(), ids, spec.sizeGib(), spec.attachTo(), spec.snapshotId());
                     if (spec.attachTo() != null) ids.forEach(transitions::finishAttach);
-                    if (source != null) ids.forEach(snapshots::startFlatten); // single clones become independent, like a cloud's
+                    if (source != null) ids.forEach(rollbacks::startFlatten); // single clones become independent, like a cloud's
                 }
                 return result;
             } catch (RuntimeException e) {
@@ -711,12 +721,15 @@ public final class CloudControl implements AutoCloseable {
     /** Waits until background transitions submitted so far have finished (for shutdown and tests). */
     public boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        return transitions.awaitIdle(timeout) && snapshots.awaitIdle(java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        return transitions.awaitIdle(timeout) && background.awaitIdle(java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
 
     @Override
     public void close() {
+        background.stopping();
         snapshots.close();
+        rollbacks.close();
+        background.close();
         transitions.close();
     }
 
@@ -730,12 +743,12 @@ public final class CloudControl implements AutoCloseable {
     /** Creates a new disk's files: empty, or laid over {@code source} (a clone). */
     private Disk newDiskFile(List<String> created, Caller caller, String name, String zone, long projectId, DiskType type,
                              DiskUsage usage, long sizeGib, DiskState state, String instanceId, boolean portable,
-                             boolean deleteWithInstance, Instant now, SnapshotService.CloneSource source) {
+                             boolean deleteWithInstance, Instant now, Rollbacks.CloneSource source) {
         for (int attempt = 0; ; attempt++) {
             String id = Ids.disk();
             try {
                 if (volumes.exists(id)) throw new FileAlreadyExistsException(id);
-                if (source == null) volumes.create(id, sizeGib * GIB); else snapshots.layClone(id, sizeGib * GIB, source);
+                if (source == null) volumes.create(id, sizeGib * GIB); else rollbacks.layClone(id, sizeGib * GIB, source);
                 created.add(id);
                 return new Disk(id, caller.accountId(), name, zone, projectId, type, usage, "POSTPAID_BY_HOUR", sizeGib,
                         state, instanceId, portable, deleteWithInstance, 0, now);

@@ -8,7 +8,6 @@ import dev.cairn.control.ControlException.SnapshotConflict;
 import dev.cairn.control.ControlException.SnapshotsUnavailable;
 import dev.cairn.repository.ManifestId;
 import dev.cairn.repository.ManifestInfo;
-import dev.cairn.repository.Repository;
 import dev.cairn.snapshot.SnapshotEngine;
 import dev.cairn.volume.Volume;
 import java.io.IOException;
@@ -26,19 +25,16 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Snapshots of cloud disks (DESIGN §4): create (one disk, or a crash-consistent group), describe,
- * modify, delete, roll back, initialize, serve read-only; and the lineage that keeps incremental
- * captures and layered disks correct.
+ * modify, delete, expire, serve read-only, account for space; and the manifest lineage that keeps
+ * incremental captures and layered disks correct. Rolling disks back and cloning them is
+ * {@link Rollbacks}; the repository's upkeep is {@link RepositoryMaintenance}.
  *
  * <p><b>What it keeps true.</b>
  * <ul>
@@ -49,42 +45,34 @@ import org.slf4j.LoggerFactory;
  *   <li>A manifest stays in the repository while anything in the catalog names it: a snapshot, a
  *       disk's last capture (the parent of its next incremental) or a disk's base (until flattened).
  *       Whoever drops the last name deletes the manifest root ({@link #release}); chunks go with the
- *       next GC. A crash in between leaves an orphan root that {@link #collectGarbage} removes.</li>
- *   <li>Rollback and clone are instant: the disk is laid over the snapshot (its files say so
- *       atomically), then flattened in the background at a bounded rate; a crash during either is
- *       finished at the next start ({@link #recover}).</li>
+ *       next GC. A crash in between leaves an orphan root that {@link RepositoryMaintenance#collectGarbage}
+ *       removes.</li>
  * </ul>
  *
  * <p><b>Threads.</b> Actions run on the caller's thread and return once the barrier is in place or
- * the state change is committed; captures, rollbacks and flattens run on virtual threads (captures
- * at most {@link #CONCURRENT_CAPTURES} at a time, each with its own hashing threads).
+ * the state change is committed; captures run on {@link BackgroundWork} (at most
+ * {@link #CONCURRENT_CAPTURES} at a time, each with its own hashing threads).
  */
 public final class SnapshotService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SnapshotService.class);
     static final int CONCURRENT_CAPTURES = 2;
-    /** Default flatten rate: enough to finish 100 GiB in ~7 minutes without starving the disk's own I/O. */
-    public static final long DEFAULT_FLATTEN_BYTES_PER_SECOND = 256L << 20;
-    private static final long PROGRESS_INTERVAL_MS = 250;
+    static final long PROGRESS_INTERVAL_MS = 250;
 
     private final CloudControl control;
     private final Catalog catalog;
     private final SnapshotEngine engine;
     private final InstantSource clock;
-    private final long flattenRate;
-    private final ExecutorService background = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("snapshot-", 0).factory());
+    private final BackgroundWork background;
     private final Semaphore captureSlots = new Semaphore(CONCURRENT_CAPTURES);
     private final Map<String, SnapshotEngine.Job> capturing = new ConcurrentHashMap<>();
-    private final Map<String, AtomicBoolean> flattening = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> exported = new ConcurrentHashMap<>();
-    private final AtomicInteger running = new AtomicInteger();
-    private volatile boolean closing;
 
-    SnapshotService(CloudControl control, Catalog catalog, SnapshotEngine engine, InstantSource clock, long flattenRate) {
+    SnapshotService(CloudControl control, Catalog catalog, SnapshotEngine engine, InstantSource clock, BackgroundWork background) {
         this.control = control;
         this.catalog = catalog;
         this.engine = engine;
         this.clock = clock;
-        this.flattenRate = flattenRate;
+        this.background = background;
     }
 
     /** True when a repository is configured. Without one every snapshot action answers {@link SnapshotsUnavailable}. */
@@ -92,7 +80,7 @@ public final class SnapshotService implements AutoCloseable {
         return engine != null;
     }
 
-    private SnapshotEngine engine() {
+    SnapshotEngine engine() {
         if (engine == null) throw new SnapshotsUnavailable("this server has no snapshot repository");
         return engine;
     }
@@ -199,7 +187,7 @@ public final class SnapshotService implements AutoCloseable {
         for (int i = 0; i < plan.size(); i++) capturing.put(plan.get(i).snapshotId(), jobs.get(i));
         log.info("snapshot barrier account={} request_id={} snapshots={} disks={} group={}", caller.accountId(), caller.requestId(),
                 plan.stream().map(Planned::snapshotId).toList(), diskIds, groupId);
-        submit("capture " + plan.getFirst().snapshotId(), () -> runCaptures(plan, jobs, groupId));
+        background.submit("capture " + plan.getFirst().snapshotId(), () -> runCaptures(plan, jobs, groupId));
         return plan.stream().map(Planned::snapshotId).toList();
     }
 
@@ -215,7 +203,7 @@ public final class SnapshotService implements AutoCloseable {
         }
     }
 
-    private static String lastManifest(Catalog.Tx tx, String diskId) throws SQLException {
+    static String lastManifest(Catalog.Tx tx, String diskId) throws SQLException {
         return tx.first("SELECT last_manifest FROM disks WHERE disk_id = ?", rs -> rs.getString(1), diskId).orElse(null);
     }
 
@@ -311,9 +299,9 @@ public final class SnapshotService implements AutoCloseable {
                     m.shortForm(), job.incremental(), job.blocks(), (System.nanoTime() - started) / 1_000_000);
             return true;
         } catch (IOException | RuntimeException e) {
-            if (closing) log.info("snapshot {} stopped by shutdown; its changes go to the next snapshot", p.snapshotId());
+            if (background.closing()) log.info("snapshot {} stopped by shutdown; its changes go to the next snapshot", p.snapshotId());
             else log.error("snapshot failed snapshot={} disk={}", p.snapshotId(), p.disk().diskId(), e);
-            fail(p, closing ? "stopped by a server shutdown" : e.toString());
+            fail(p, background.closing() ? "stopped by a server shutdown" : e.toString());
             return false;
         } finally {
             captureSlots.release();
@@ -474,10 +462,10 @@ public final class SnapshotService implements AutoCloseable {
     /** Checks for expired snapshots every {@code period} of real time until closed. */
     void startExpiry(Duration period) {
         Thread.ofVirtual().name("snapshot-expiry").start(() -> {
-            while (!closing) {
+            while (!background.closing()) {
                 try {
                     Thread.sleep(period);
-                    if (!closing) expire();
+                    if (!background.closing()) expire();
                 } catch (InterruptedException e) {
                     return;
                 } catch (RuntimeException e) {
@@ -492,7 +480,7 @@ public final class SnapshotService implements AutoCloseable {
                 SnapshotState.NORMAL);
     }
 
-    private static void requireSettled(Snapshot s) {
+    static void requireSettled(Snapshot s) {
         if (s.state() == SnapshotState.CREATING) {
             throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.CREATING, "snapshot `" + s.snapshotId() + "` is still being created");
         }
@@ -525,296 +513,6 @@ public final class SnapshotService implements AutoCloseable {
                 || tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", manifest, manifest) > 0;
     }
 
-    // ------------------------------------------------------------------ rollback, initialize
-
-    /**
-     * ApplySnapshot: rolls the disk back to one of its own NORMAL snapshots. The disk must be unattached
-     * or its instance stopped ({@code autoStop} stops it first). The disk is usable again as soon as
-     * this returns and the background step lays it over the snapshot (milliseconds).
-     */
-    public void applySnapshot(Caller caller, String snapshotId, String diskId, boolean autoStop, boolean autoStart) {
-        control.recorded(caller, "ApplySnapshot", () -> {
-            engine();
-            if (autoStart && !autoStop) {
-                throw new InvalidValue("AutoStartInstance", InvalidValue.Reason.CONFLICT, "`AutoStartInstance` needs `AutoStopInstance`");
-            }
-            String[] instanceToStart = {null};
-            control.commitAndRevoke(tx -> {
-                Snapshot s = ownSnapshot(tx, caller, snapshotId);
-                requireSettled(s);
-                if (!s.diskId().equals(diskId)) {
-                    throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.OTHER_DISK, "snapshot `" + snapshotId
-                            + "` was taken of disk `" + s.diskId() + "`, not `" + diskId + "`; create a new disk from it instead");
-                }
-                Disk d = Rows.ownDisk(tx, caller.accountId(), diskId);
-                List<String> revoked = prepareRollback(tx, caller, d, autoStop, "ApplySnapshot");
-                if (autoStart && d.instanceId() != null) instanceToStart[0] = d.instanceId();
-                startRollback(tx, caller, d, s, "ApplySnapshot");
-                return revoked;
-            });
-            String start = instanceToStart[0];
-            submit("rollback " + diskId, () -> finishRollback(diskId, start));
-            return null;
-        });
-    }
-
-    /**
-     * ApplySnapshotGroup: rolls each named disk back to its member snapshot of the group, all or
-     * nothing; attached disks must be on one instance (stopped, or {@code autoStop}).
-     */
-    public void applySnapshotGroup(Caller caller, String groupId, Map<String, String> snapshotByDisk, boolean autoStop, boolean autoStart) {
-        control.recorded(caller, "ApplySnapshotGroup", () -> {
-            engine();
-            if (snapshotByDisk.isEmpty()) throw new InvalidValue("ApplyDisks", InvalidValue.Reason.VALUE, "`ApplyDisks` is empty");
-            if (autoStart && !autoStop) {
-                throw new InvalidValue("AutoStartInstance", InvalidValue.Reason.CONFLICT, "`AutoStartInstance` needs `AutoStopInstance`");
-            }
-            Set<String> toStart = new LinkedHashSet<>();
-            control.commitAndRevoke(tx -> {
-                tx.first("SELECT state FROM snapshot_groups WHERE group_id = ? AND account_id = ?", rs -> rs.getString(1), groupId,
-                        caller.accountId()).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT_GROUP, groupId));
-                List<String> revoked = new ArrayList<>();
-                String instance = null;
-                toStart.clear();
-                for (var e : snapshotByDisk.entrySet()) {
-                    Snapshot s = ownSnapshot(tx, caller, e.getValue());
-                    if (!groupId.equals(s.groupId())) {
-                        throw new InvalidValue("ApplyDisks", InvalidValue.Reason.VALUE, "snapshot `" + s.snapshotId() + "` is not in group `" + groupId + "`");
-                    }
-                    requireSettled(s);
-                    if (!s.diskId().equals(e.getKey())) {
-                        throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.OTHER_DISK, "snapshot `" + s.snapshotId()
-                                + "` was taken of disk `" + s.diskId() + "`, not `" + e.getKey() + "`");
-                    }
-                    Disk d = Rows.ownDisk(tx, caller.accountId(), e.getKey());
-                    if (d.instanceId() != null) {
-                        if (instance != null && !instance.equals(d.instanceId())) {
-                            throw new InvalidValue("ApplyDisks", InvalidValue.Reason.CONFLICT, "the disks are attached to different instances");
-                        }
-                        instance = d.instanceId();
-                        if (autoStart) toStart.add(d.instanceId());
-                    }
-                    revoked.addAll(prepareRollback(tx, caller, d, autoStop, "ApplySnapshotGroup"));
-                    startRollback(tx, caller, d, s, "ApplySnapshot");
-                }
-                tx.update("UPDATE snapshot_groups SET state = ?, modified_at = ? WHERE group_id = ?", SnapshotState.ROLLBACKING, clock.millis(), groupId);
-                return revoked;
-            });
-            String start = toStart.isEmpty() ? null : toStart.iterator().next();
-            List<String> disks = List.copyOf(snapshotByDisk.keySet());
-            submit("group rollback " + groupId, () -> {
-                for (int i = 0; i < disks.size(); i++) finishRollback(disks.get(i), i == disks.size() - 1 ? start : null);
-                catalog.write(tx -> tx.update("UPDATE snapshot_groups SET state = ?, modified_at = ? WHERE group_id = ? AND state = ?",
-                        SnapshotState.NORMAL, clock.millis(), groupId, SnapshotState.ROLLBACKING));
-            });
-            return null;
-        });
-    }
-
-    /**
-     * InitializeDisks: unattached data disks go back to how they were created — the snapshot they were
-     * made from (if it still exists), else empty.
-     */
-    public void initializeDisks(Caller caller, List<String> diskIds) {
-        control.recorded(caller, "InitializeDisks", () -> {
-            engine();
-            CloudControl.requireIds(diskIds, "DiskIds", 20);
-            catalog.write(tx -> {
-                List<Disk> disks = new ArrayList<>();
-                for (String id : diskIds) disks.add(Rows.ownDisk(tx, caller.accountId(), id));
-                for (Disk d : disks) {
-                    if (d.diskUsage() == DiskUsage.SYSTEM_DISK) {
-                        throw new DiskConflict(d.diskId(), DiskConflict.Problem.SYSTEM_DISK, "disk `" + d.diskId() + "` is a system disk");
-                    }
-                    if (d.instanceId() != null) {
-                        throw new DiskConflict(d.diskId(), DiskConflict.Problem.ATTACHED, "disk `" + d.diskId() + "` is attached; detach it first");
-                    }
-                    prepareRollback(tx, caller, d, false, "InitializeDisks");
-                }
-                for (Disk d : disks) {
-                    String source = tx.first("SELECT source_snapshot_id FROM disks WHERE disk_id = ?", rs -> rs.getString(1), d.diskId()).orElse(null);
-                    Optional<Snapshot> s = source == null ? Optional.empty() : snapshotById(tx, source).filter(x -> x.manifestId() != null);
-                    Rows.setDiskState(tx, d.diskId(), DiskState.ROLLBACKING, null);
-                    tx.update("UPDATE disks SET rollback_snapshot_id = ? WHERE disk_id = ?", s.map(Snapshot::snapshotId).orElse(""), d.diskId());
-                    Rows.recordOps(tx, caller, "InitializeDisks", List.of(d.diskId()), "PROCESSING", clock.millis(),
-                            s.map(x -> "to " + x.snapshotId()).orElse("empty"));
-                }
-                return null;
-            });
-            for (String d : diskIds) submit("initialize " + d, () -> finishRollback(d, null));
-            return null;
-        });
-    }
-
-    /** Checks the disk may roll back now (stopping its instance if asked); returns the disk if it stops being exported. */
-    private List<String> prepareRollback(Catalog.Tx tx, Caller caller, Disk d, boolean autoStop, String action) throws SQLException {
-        if (d.state() == DiskState.ROLLBACKING) {
-            throw new DiskConflict(d.diskId(), DiskConflict.Problem.ROLLBACKING, "disk `" + d.diskId() + "` is already rolling back");
-        }
-        if (tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state = ?", d.diskId(), SnapshotState.CREATING) > 0) {
-            throw new DiskConflict(d.diskId(), DiskConflict.Problem.SNAPSHOT_CREATING, "a snapshot of disk `" + d.diskId() + "` is being created");
-        }
-        if (d.state() != DiskState.UNATTACHED && d.state() != DiskState.ATTACHED) {
-            throw new DiskConflict(d.diskId(), DiskConflict.Problem.BUSY, "disk `" + d.diskId() + "` is " + d.state());
-        }
-        if (d.instanceId() == null) return List.of();
-        Instance i = Rows.instanceById(tx, d.instanceId()).orElseThrow(() -> new NotFound(ResourceKind.INSTANCE, d.instanceId()));
-        if (i.state() == InstanceState.STOPPED) return List.of();
-        if (i.state() != InstanceState.RUNNING || !autoStop) {
-            throw new DiskConflict(d.diskId(), DiskConflict.Problem.INSTANCE_RUNNING, "disk `" + d.diskId() + "` is attached to instance `"
-                    + i.instanceId() + "`, which is " + i.state() + "; stop it first (or set AutoStopInstance)");
-        }
-        // Cairn's instances are attachment targets, not machines: stopping is bookkeeping and done at once.
-        Rows.setInstanceState(tx, i.instanceId(), InstanceState.STOPPED, "StopInstances", "SUCCESS", caller.requestId());
-        Rows.recordOps(tx, caller, "StopInstances", List.of(i.instanceId()), "SUCCESS", clock.millis(), "AutoStopInstance of " + action);
-        List<String> revoked = new ArrayList<>();
-        for (Disk other : Rows.disksOfInstance(tx, i.instanceId())) {
-            if (other.state() == DiskState.ATTACHED || other.state() == DiskState.EXPANDING) revoked.add(other.diskId());
-        }
-        return revoked;
-    }
-
-    private void startRollback(Catalog.Tx tx, Caller caller, Disk d, Snapshot s, String action) throws SQLException {
-        Rows.setDiskState(tx, d.diskId(), DiskState.ROLLBACKING, d.instanceId());
-        tx.update("UPDATE disks SET rollback_snapshot_id = ? WHERE disk_id = ?", s.snapshotId(), d.diskId());
-        tx.update("UPDATE snapshots SET state = ?, modified_at = ? WHERE snapshot_id = ?", SnapshotState.ROLLBACKING, clock.millis(), s.snapshotId());
-        Rows.recordOps(tx, caller, action, List.of(d.diskId()), "PROCESSING", clock.millis(), "to " + s.snapshotId());
-    }
-
-    /**
-     * The background half of a rollback or initialize (also run by {@link #recover}): stops the disk's
-     * flatten, waits until nothing holds the disk open, lays it over the snapshot (or empties it), and
-     * returns it to service. Idempotent until its final transaction.
-     */
-    private void finishRollback(String diskId, String instanceToStart) throws Exception {
-        record Target(String snapshotId, String manifest, long sizeGib) {}
-        Optional<Target> target = catalog.read(tx -> tx.first("""
-                SELECT d.rollback_snapshot_id, s.manifest_id, d.size_gib FROM disks d LEFT JOIN snapshots s ON s.snapshot_id = d.rollback_snapshot_id
-                WHERE d.disk_id = ? AND d.state = ?""", rs -> new Target(rs.getString(1), rs.getString(2), rs.getLong(3)), diskId, DiskState.ROLLBACKING));
-        if (target.isEmpty()) return;
-        Target t = target.get();
-        stopFlatten(diskId);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            try {
-                if (t.manifest() != null) {
-                    engine.layer(diskId, t.sizeGib() * CloudControl.GIB, ManifestId.parse(t.manifest()));
-                } else {
-                    engine.volumes().delete(diskId);
-                    engine.volumes().create(diskId, t.sizeGib() * CloudControl.GIB);
-                }
-                break;
-            } catch (IllegalStateException inUse) { // NBD clients of the disk are still closing
-                if (System.nanoTime() > deadline) throw new IOException("disk " + diskId + " stayed in use for 60 s; rollback retried at next start", inUse);
-                Thread.sleep(20);
-            }
-        }
-        List<String> replaced = new ArrayList<>();
-        catalog.write(tx -> {
-            replaced.clear();
-            tx.query("SELECT last_manifest, base_manifest FROM disks WHERE disk_id = ?", rs -> {
-                replaced.add(rs.getString(1));
-                replaced.add(rs.getString(2));
-                return null;
-            }, diskId);
-            String back = "CASE WHEN instance_id IS NULL THEN 'UNATTACHED' ELSE 'ATTACHED' END";
-            int n = tx.update("UPDATE disks SET state = " + back + ", rollback_snapshot_id = NULL, last_manifest = ?, base_manifest = ?, "
-                    + "flatten_percent = ? WHERE disk_id = ? AND state = ?", t.manifest(), t.manifest(), t.manifest() == null ? null : 0L,
-                    diskId, DiskState.ROLLBACKING);
-            if (n == 0) return null;
-            if (t.snapshotId() != null && !t.snapshotId().isEmpty()) {
-                tx.update("UPDATE snapshots SET state = ? WHERE snapshot_id = ? AND state = ? AND NOT EXISTS "
-                        + "(SELECT 1 FROM disks WHERE rollback_snapshot_id = ? AND state = ?)", SnapshotState.NORMAL, t.snapshotId(),
-                        SnapshotState.ROLLBACKING, t.snapshotId(), DiskState.ROLLBACKING);
-            }
-            Rows.finishOps(tx, "ApplySnapshot", diskId, "SUCCESS", clock.millis(), null);
-            Rows.finishOps(tx, "InitializeDisks", diskId, "SUCCESS", clock.millis(), null);
-            if (instanceToStart != null) {
-                tx.update("UPDATE instances SET state = ?, latest_operation = ?, latest_operation_state = ? WHERE instance_id = ? AND state = ?",
-                        InstanceState.RUNNING, "StartInstances", "SUCCESS", instanceToStart, InstanceState.STOPPED);
-            }
-            return null;
-        });
-        log.info("disk rolled back disk={} snapshot={} manifest={}", diskId, t.snapshotId(), t.manifest());
-        release(replaced);
-        if (t.manifest() != null) startFlatten(diskId);
-    }
-
-    // ------------------------------------------------------------------ clones (CreateDisks with SnapshotId)
-
-    /** What a disk cloned from a snapshot starts from. */
-    record CloneSource(String snapshotId, String manifestId, long sizeGib) {}
-
-    /** Checks the caller may create disks from the snapshot; returns its manifest and size. */
-    CloneSource cloneSource(Caller caller, String snapshotId) {
-        engine();
-        return catalog.read(tx -> cloneSource(tx, caller, snapshotId));
-    }
-
-    CloneSource cloneSource(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
-        Snapshot s = ownSnapshot(tx, caller, snapshotId);
-        if (s.state() == SnapshotState.CREATING) {
-            throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.CREATING, "snapshot `" + snapshotId + "` is still being created");
-        }
-        if (s.diskUsage() == DiskUsage.SYSTEM_DISK) {
-            throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.SYSTEM_DISK, "snapshot `" + snapshotId
-                    + "` is of a system disk; data disks can only be created from data-disk snapshots (make an image of it instead)");
-        }
-        return new CloneSource(s.snapshotId(), s.manifestId(), s.diskSizeGib());
-    }
-
-    /** Lays a new disk's files over the snapshot (before its row exists). */
-    void layClone(String diskId, long sizeBytes, CloneSource source) throws IOException {
-        engine.layer(diskId, sizeBytes, ManifestId.parse(source.manifestId()));
-    }
-
-    /** Records the lineage of cloned disks in the transaction that inserts them. */
-    static void recordClone(Catalog.Tx tx, String diskId, CloneSource source) throws SQLException {
-        tx.update("UPDATE disks SET last_manifest = ?, base_manifest = ?, source_snapshot_id = ?, flatten_percent = 0 WHERE disk_id = ?",
-                source.manifestId(), source.manifestId(), source.snapshotId(), diskId);
-    }
-
-    // ------------------------------------------------------------------ flatten
-
-    /** Starts (or restarts) the background flatten of a layered disk. */
-    void startFlatten(String diskId) {
-        if (engine == null || closing) return;
-        AtomicBoolean stop = new AtomicBoolean();
-        if (flattening.putIfAbsent(diskId, stop) != null) return;
-        submit("flatten " + diskId, () -> {
-            try {
-                long[] lastWrite = {0};
-                boolean flattened = engine.flatten(diskId, flattenRate, (present, total) -> {
-                    long now = System.currentTimeMillis();
-                    if (now - lastWrite[0] < PROGRESS_INTERVAL_MS && present < total) return;
-                    lastWrite[0] = now;
-                    long percent = total == 0 ? 100 : present * 100 / total;
-                    catalog.write(tx -> tx.update("UPDATE disks SET flatten_percent = ? WHERE disk_id = ? AND base_manifest IS NOT NULL",
-                            percent, diskId));
-                }, stop::get);
-                String base = catalog.write(tx -> {
-                    String b = tx.first("SELECT base_manifest FROM disks WHERE disk_id = ?", rs -> rs.getString(1), diskId).orElse(null);
-                    tx.update("UPDATE disks SET base_manifest = NULL, flatten_percent = NULL WHERE disk_id = ?", diskId);
-                    return b;
-                });
-                log.info("disk flattened disk={} copied={}", diskId, flattened);
-                if (base != null) release(List.of(base));
-            } catch (java.io.InterruptedIOException stopped) {
-                log.info("flatten of {} paused; it resumes on the next start", diskId);
-            } finally {
-                flattening.remove(diskId, stop);
-            }
-        });
-    }
-
-    /** Stops a running flatten of the disk and waits until it has released the disk. */
-    private void stopFlatten(String diskId) throws InterruptedException {
-        AtomicBoolean stop = flattening.get(diskId);
-        if (stop == null) return;
-        stop.set(true);
-        while (flattening.get(diskId) == stop) Thread.sleep(10);
-    }
-
     /** A disk's snapshots: how many, and the bytes they added to the repository when taken. */
     public record DiskSnapshots(long count, long storedBytes) {}
 
@@ -824,18 +522,6 @@ public final class SnapshotService implements AutoCloseable {
             Map<String, DiskSnapshots> out = new LinkedHashMap<>();
             tx.query("SELECT disk_id, COUNT(*), SUM(incremental_bytes) FROM snapshots WHERE account_id = ? GROUP BY disk_id", rs -> {
                 out.put(rs.getString(1), new DiskSnapshots(rs.getLong(2), rs.getLong(3)));
-                return null;
-            }, caller.accountId());
-            return out;
-        });
-    }
-
-    /** Progress of disks still layered over a snapshot: disk id → percent copied. */
-    public Map<String, Integer> flattenProgress(Caller caller) {
-        return catalog.read(tx -> {
-            Map<String, Integer> out = new LinkedHashMap<>();
-            tx.query("SELECT disk_id, flatten_percent FROM disks WHERE account_id = ? AND flatten_percent IS NOT NULL", rs -> {
-                out.put(rs.getString(1), rs.getInt(2));
                 return null;
             }, caller.accountId());
             return out;
@@ -938,111 +624,11 @@ public final class SnapshotService implements AutoCloseable {
         return live;
     }
 
-    // ------------------------------------------------------------------ repository maintenance (admin)
-
-    /** Result of {@link #collectGarbage}. */
-    public record GcReport(int orphanManifestsDeleted, long chunksDeleted, long bytesDeleted, long keptYoung) {}
-
-    /**
-     * Removes manifest roots nothing names and older than {@code grace} (a capture commits its root
-     * just before the catalog names it, so a young unnamed root may be in flight), then sweeps chunks and pages no manifest references (mark, grace, sweep).
-     */
-    public GcReport collectGarbage(Caller caller, Duration grace) {
-        requireAdmin(caller);
-        Repository repo = engine().repository();
-        try {
-            Set<ManifestId> live = liveManifests();
-            Instant cutoff = Instant.now().minus(grace); // manifests are stamped by the repository's real clock, not the service's
-
-            int orphans = 0;
-            for (ManifestId m : repo.listManifests()) {
-                if (live.contains(m)) continue;
-                ManifestInfo info = repo.openManifest(m).info();
-                if (info.created().isAfter(cutoff)) continue;
-                repo.deleteManifest(m);
-                orphans++;
-            }
-            var gc = repo.garbageCollector(grace);
-            try (var plan = gc.plan(liveManifests())) {
-                var result = gc.execute(plan);
-                return new GcReport(orphans, result.deletedChunks(), result.deletedBytes(), result.keptYoung());
-            }
-        } catch (IOException e) {
-            throw new SnapshotsUnavailable("repository gc failed: " + e.getMessage());
-        }
-    }
-
-    /** Verifies a fraction (0 < f ≤ 1) of the repository's chunks; every manifest and page always. */
-    public dev.cairn.repository.VerifyReport verify(Caller caller, double fraction) {
-        requireAdmin(caller);
-        try {
-            return engine().repository().verify(fraction);
-        } catch (IOException e) {
-            throw new SnapshotsUnavailable("repository verify failed: " + e.getMessage());
-        }
-    }
-
-    /** Repository-wide figures for {@code cairn repo stats}. */
-    public record RepoStats(int manifests, int liveManifests, long snapshots, long storedBytes, int blockSize) {}
-
-    public RepoStats stats(Caller caller) {
-        requireAdmin(caller);
-        Repository repo = engine().repository();
-        try {
-            Set<ManifestId> live = liveManifests();
-            long snapshots = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM snapshots"));
-            return new RepoStats(repo.listManifests().size(), live.size(), snapshots, repo.spaceAccounting().storedBytes(live), repo.blockSize());
-        } catch (IOException e) {
-            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
-        }
-    }
-
-    /**
-     * Re-creates snapshot rows from the repository's manifests (their metadata names snapshot, account,
-     * disk, name, zone, usage and time) for every snapshot the catalog lacks — after the catalog was
-     * lost or restored from an old backup. Returns the ids restored.
-     */
-    public List<String> rebuildCatalog(Caller caller) {
-        requireAdmin(caller);
-        Repository repo = engine().repository();
-        List<String> restored = new ArrayList<>();
-        try {
-            for (ManifestId m : repo.listManifests()) {
-                ManifestInfo info = repo.openManifest(m).info();
-                Map<String, String> meta = info.metadata();
-                String id = meta.get("snapshot");
-                if (id == null || meta.get("account") == null) continue;
-                long account = Long.parseLong(meta.get("account"));
-                boolean added = catalog.write(tx -> {
-                    if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return false;
-                    if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) return false;
-                    long created = Instant.parse(meta.getOrDefault("created", info.created().toString())).toEpochMilli();
-                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            id, account, meta.getOrDefault("name", CloudControl.UNNAMED), meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
-                            0L, meta.getOrDefault("disk", ""), (info.diskSize() + CloudControl.GIB - 1) / CloudControl.GIB,
-                            meta.getOrDefault("disk-usage", DiskUsage.DATA_DISK.name()), SnapshotState.NORMAL, 100, m.toString(),
-                            null, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
-                            info.incrementalBytes(), 0L);
-                    return true;
-                });
-                if (added) restored.add(id);
-            }
-        } catch (IOException e) {
-            throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
-        }
-        log.info("catalog rebuilt from repository: {} snapshots restored", restored.size());
-        return restored;
-    }
-
-    private static void requireAdmin(Caller caller) {
-        if (!caller.admin()) throw new ControlException.Unauthorized("only the admin account may maintain the repository");
-    }
-
     // ------------------------------------------------------------------ recovery and lifecycle
 
     /**
      * At start-up: captures a crash or stop interrupted are failed (their rows removed; their blocks are
-     * in the disks' change sets or a rescan takes them); rollbacks are finished; flattens resume.
+     * in the disks' change sets or a rescan takes them).
      */
     void recover() {
         List<String> interrupted = catalog.write(tx -> {
@@ -1061,72 +647,22 @@ public final class SnapshotService implements AutoCloseable {
             return ids;
         });
         if (!interrupted.isEmpty()) log.info("snapshots interrupted by the last stop, removed: {}", interrupted);
-        if (engine == null) return;
-        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE state = ?", rs -> rs.getString(1), DiskState.ROLLBACKING))) {
-            log.info("finishing rollback of disk={} left by the last stop", d);
-            submit("rollback " + d, () -> finishRollback(d, null));
-        }
-        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE base_manifest IS NOT NULL AND state <> ?",
-                rs -> rs.getString(1), DiskState.ROLLBACKING))) {
-            startFlatten(d);
-        }
     }
 
-    /** The background pool and the work in it (for {@link CloudControl#awaitIdle}). */
-    boolean awaitIdle(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (running.get() > 0) {
-            if (System.nanoTime() > deadline) return false;
-            Thread.sleep(10);
-        }
-        return true;
-    }
-
-    /** Stops captures (they fail; their blocks go to the next snapshot) and flattens (they resume next start). */
+    /** Stops captures: they fail, and their blocks go to the next snapshot. */
     @Override
     public void close() {
-        closing = true;
         capturing.values().forEach(SnapshotEngine.Job::cancel);
-        flattening.values().forEach(s -> s.set(true));
-        background.shutdown();
-        try {
-            if (!background.awaitTermination(30, TimeUnit.SECONDS)) log.warn("snapshot work still running after 30 s");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    @FunctionalInterface
-    private interface Work {
-        void run() throws Exception;
-    }
-
-    private void submit(String what, Work work) {
-        running.incrementAndGet();
-        try {
-            background.execute(() -> {
-                try {
-                    work.run();
-                } catch (Exception | Error e) {
-                    log.error("background snapshot work failed: {}", what, e);
-                } finally {
-                    running.decrementAndGet();
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            running.decrementAndGet();
-            log.warn("server stopping; not started: {} (resumes on the next start)", what);
-        }
     }
 
     // ------------------------------------------------------------------ rows
 
-    private static Snapshot ownSnapshot(Catalog.Tx tx, Caller caller, String id) throws SQLException {
+    static Snapshot ownSnapshot(Catalog.Tx tx, Caller caller, String id) throws SQLException {
         return tx.first("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE snapshot_id = ? AND account_id = ?", SnapshotService::snapshot,
                 id, caller.accountId()).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT, id));
     }
 
-    private static Optional<Snapshot> snapshotById(Catalog.Tx tx, String id) throws SQLException {
+    static Optional<Snapshot> snapshotById(Catalog.Tx tx, String id) throws SQLException {
         return tx.first("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE snapshot_id = ?", SnapshotService::snapshot, id);
     }
 

@@ -193,9 +193,9 @@ abstract class SnapshotContract {
         write(disk, GIB, pattern(4, 1 << 20)); // the damage
         write(disk, 3 * GIB, pattern(5, 4096));
 
-        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, disk, false, false))
+        assertThatThrownBy(() -> control.rollbacks().applySnapshot(alice, s, disk, false, false))
                 .isInstanceOfSatisfying(DiskConflict.class, e -> assertThat(e.problem()).isEqualTo(DiskConflict.Problem.INSTANCE_RUNNING));
-        control.snapshots().applySnapshot(alice, s, disk, true, true);
+        control.rollbacks().applySnapshot(alice, s, disk, true, true);
         awaitIdle();
         assertThat(disk(disk).state()).isEqualTo(DiskState.ATTACHED);
         assertThat(snapshot(s).state()).isEqualTo(SnapshotState.NORMAL);
@@ -203,7 +203,7 @@ abstract class SnapshotContract {
         assertThat(read(disk, 3 * GIB, 4096)).isEqualTo(new byte[4096]);
         assertThat(control.describeInstances(alice, ListQuery.all(Comparator.comparing(Instance::createdAt))).items().getFirst().state())
                 .as("AutoStartInstance").isEqualTo(InstanceState.RUNNING);
-        assertThat(control.snapshots().flattenProgress(alice)).as("flattened in the background").isEmpty();
+        assertThat(control.rollbacks().flattenProgress(alice)).as("flattened in the background").isEmpty();
         assertThat(volumes.baseOf(disk)).isNull();
 
         // the snapshot after a rollback is incremental against the snapshot rolled back to
@@ -219,12 +219,12 @@ abstract class SnapshotContract {
         String other = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
         String s = control.snapshots().createSnapshot(alice, disk, null, null);
         awaitNormal(s);
-        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, other, false, false))
+        assertThatThrownBy(() -> control.rollbacks().applySnapshot(alice, s, other, false, false))
                 .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.OTHER_DISK));
-        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, "snap-00000000", other, false, false)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.rollbacks().applySnapshot(alice, "snap-00000000", other, false, false)).isInstanceOf(NotFound.class);
         assertThatThrownBy(() -> control.snapshots().createSnapshot(alice, "disk-00000000", null, null)).isInstanceOf(NotFound.class);
         assertThatThrownBy(() -> control.snapshots().deleteSnapshots(admin, List.of(s))).as("another account's").isInstanceOf(NotFound.class);
-        assertThatThrownBy(() -> control.snapshots().applySnapshot(alice, s, disk, false, true))
+        assertThatThrownBy(() -> control.rollbacks().applySnapshot(alice, s, disk, false, true))
                 .isInstanceOf(ControlException.InvalidValue.class);
     }
 
@@ -254,7 +254,7 @@ abstract class SnapshotContract {
 
         // InitializeDisks takes a clone back to its snapshot
         write(big, 0, pattern(9, 8192));
-        control.snapshots().initializeDisks(alice, List.of(big));
+        control.rollbacks().initializeDisks(alice, List.of(big));
         awaitIdle();
         assertThat(read(big, 0, data.length)).isEqualTo(data);
     }
@@ -283,10 +283,10 @@ abstract class SnapshotContract {
         awaitIdle();
         assertThat(repo.listManifests()).as("nothing names m1 any more").doesNotContain(ManifestId.parse(m1)).contains(ManifestId.parse(m2));
 
-        var gc = control.snapshots().collectGarbage(admin, Duration.ZERO);
+        var gc = control.repository().collectGarbage(admin, Duration.ZERO);
         assertThat(gc.chunksDeleted()).as("s1's chunk").isGreaterThan(0);
-        assertThat(control.snapshots().verify(admin, 1.0).ok()).isTrue();
-        assertThatThrownBy(() -> control.snapshots().collectGarbage(alice, Duration.ZERO)).isInstanceOf(ControlException.Unauthorized.class);
+        assertThat(control.repository().verify(admin, 1.0).ok()).isTrue();
+        assertThatThrownBy(() -> control.repository().collectGarbage(alice, Duration.ZERO)).isInstanceOf(ControlException.Unauthorized.class);
     }
 
     @Test
@@ -309,7 +309,7 @@ abstract class SnapshotContract {
         write(d2, 0, pattern(15, 4096));
         Map<String, String> pairs = new java.util.LinkedHashMap<>();
         for (String s : group.snapshotIds()) pairs.put(snapshot(s).diskId(), s);
-        control.snapshots().applySnapshotGroup(alice, g, pairs, true, false);
+        control.rollbacks().applySnapshotGroup(alice, g, pairs, true, false);
         awaitIdle();
         assertThat(read(d1, 0, 4096)).isEqualTo(pattern(12, 4096));
         assertThat(read(d2, 0, 4096)).isEqualTo(pattern(13, 4096));
@@ -333,7 +333,7 @@ abstract class SnapshotContract {
                 .extracting(Snapshot::snapshotId).containsExactly(s);
 
         catalog.write(tx -> tx.update("DELETE FROM snapshots"));
-        assertThat(control.snapshots().rebuildCatalog(admin)).containsExactly(s);
+        assertThat(control.repository().rebuildCatalog(admin)).containsExactly(s);
         Snapshot back = snapshot(s);
         assertThat(back.name()).isEqualTo("keep me");
         assertThat(back.diskId()).isEqualTo(disk);
@@ -358,7 +358,7 @@ abstract class SnapshotContract {
         Snapshot s = awaitNormal(control.snapshots().createSnapshot(alice, disk, null, null));
         assertThat(readSnapshot(s.snapshotId(), 0, a.length)).isEqualTo(a);
         assertThat(readSnapshot(s.snapshotId(), 2 << 20, 4096)).as("the failed captures' changes are in the next").isEqualTo(pattern(21, 4096));
-        assertThat(control.snapshots().verify(admin, 1.0).ok()).isTrue();
+        assertThat(control.repository().verify(admin, 1.0).ok()).isTrue();
     }
 
     @Test
@@ -380,7 +380,7 @@ abstract class SnapshotContract {
         bytes[bytes.length / 2] ^= 0x40;
         java.nio.file.Files.write(chunk, bytes);
         assertThatThrownBy(() -> readSnapshot(s.snapshotId(), 0, 4096)).isInstanceOf(IOException.class).hasMessageContaining("chunk");
-        var report = control.snapshots().verify(admin, 1.0);
+        var report = control.repository().verify(admin, 1.0);
         assertThat(report.ok()).isFalse();
         assertThat(report.problems()).isNotEmpty();
     }

@@ -36,6 +36,7 @@ public final class Flatten {
 
     /** Runs to the end; returns normally once the disk no longer needs its base. */
     public void run(Progress progress) throws IOException {
+        BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
         long total = volume.blockCount();
         long started = System.nanoTime();
         long copied = 0;
