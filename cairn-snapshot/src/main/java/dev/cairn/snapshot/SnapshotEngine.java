@@ -124,6 +124,7 @@ public final class SnapshotEngine {
                     bytesRead = bytes;
                     progress.update(done, total, bytes);
                 });
+                capture.committing();
                 try {
                     recorder.record(id);
                 } catch (IOException | RuntimeException e) {

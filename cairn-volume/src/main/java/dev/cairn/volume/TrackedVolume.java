@@ -104,6 +104,10 @@ public final class TrackedVolume implements Volume {
      * nothing, if one of them is already capturing.
      */
     public static List<Capture> beginCaptures(List<TrackedVolume> volumes, List<RoaringBitmap> extra) {
+        for (TrackedVolume v : volumes) {
+            Capture c = v.capture;
+            if (c != null && c.committing) c.awaitEnd(); // its snapshot is being recorded: it ends in a moment
+        }
         List<TrackedVolume> ordered = new ArrayList<>(volumes);
         ordered.sort(Comparator.comparing(TrackedVolume::name)); // one lock order: no deadlock between groups
         List<Capture> started = new ArrayList<>();
@@ -227,6 +231,8 @@ public final class TrackedVolume implements Volume {
         private final Object spillLock = new Object();
         private FileChannel spill; // opened on first use; guarded by spillLock
         private volatile boolean finished;
+        private volatile boolean committing;
+        private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
 
         private Capture(TrackedVolume volume, RoaringBitmap blocks, long sizeAtBarrier, String relativeTo) {
             this.volume = volume;
@@ -329,6 +335,22 @@ public final class TrackedVolume implements Volume {
         }
 
         /**
+         * Says every block was read and the snapshot is being recorded: a new capture of the volume then
+         * waits for this one to end instead of being refused (the snapshot may already show as done).
+         */
+        public void committing() {
+            committing = true;
+        }
+
+        private void awaitEnd() {
+            try {
+                ended.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /**
          * Ends the capture. {@code durableAs} non-null: the snapshot of D is durable under that label and
          * the tracker is now relative to it. Null: it failed, D counts as changed again. Idempotent.
          */
@@ -351,6 +373,7 @@ public final class TrackedVolume implements Volume {
             } finally {
                 volume.gate.writeLock().unlock();
             }
+            ended.countDown();
             closeSpill();
         }
 
