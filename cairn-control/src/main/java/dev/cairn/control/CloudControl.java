@@ -121,7 +121,7 @@ public final class CloudControl implements AutoCloseable {
         this.snapshots = new SnapshotService(this, catalog, engine, clock, background);
         this.rollbacks = new Rollbacks(this, catalog, engine, clock, flattenBytesPerSecond, background, snapshots);
         this.repository = new RepositoryMaintenance(this, catalog, clock, snapshots);
-        this.transitions = new Transitions(catalog, volumes, clock, snapshots::release);
+        this.transitions = new Transitions(catalog, volumes, clock, rollbacks::stopFlatten, snapshots::release);
         transitions.recover();
         snapshots.recover();
         rollbacks.recover();

@@ -341,12 +341,19 @@ public final class Rollbacks implements AutoCloseable {
         });
     }
 
-    /** Stops a running flatten of the disk and waits until it has released the disk. */
-    private void stopFlatten(String diskId) throws InterruptedException {
+    /** Stops a running flatten of the disk and waits until it has released the disk (before a rollback or a delete). */
+    void stopFlatten(String diskId) {
         AtomicBoolean stop = flattening.get(diskId);
         if (stop == null) return;
         stop.set(true);
-        while (flattening.get(diskId) == stop) Thread.sleep(10);
+        while (flattening.get(diskId) == stop) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Progress of disks still layered over a snapshot: disk id → percent copied. */

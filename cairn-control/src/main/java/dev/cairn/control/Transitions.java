@@ -34,12 +34,18 @@ final class Transitions implements AutoCloseable {
     private final VolumeManager volumes;
     private final InstantSource clock;
     private final java.util.function.Consumer<List<String>> manifestsReleased;
+    private final java.util.function.Consumer<String> beforeDelete;
     private final ThreadPoolExecutor executor;
     private final Object idle = new Object();
     private int inFlight; // guarded by idle
 
-    /** @param manifestsReleased told (after commit) which manifests a deleted disk no longer names */
-    Transitions(Catalog catalog, VolumeManager volumes, InstantSource clock, java.util.function.Consumer<List<String>> manifestsReleased) {
+    /**
+     * @param beforeDelete told before a disk's files go (to stop background work on it, e.g. a flatten)
+     * @param manifestsReleased told (after commit) which manifests a deleted disk no longer names
+     */
+    Transitions(Catalog catalog, VolumeManager volumes, InstantSource clock, java.util.function.Consumer<String> beforeDelete,
+                java.util.function.Consumer<List<String>> manifestsReleased) {
+        this.beforeDelete = beforeDelete;
         this.catalog = catalog;
         this.volumes = volumes;
         this.clock = clock;
@@ -136,6 +142,7 @@ final class Transitions implements AutoCloseable {
         boolean marked = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM disks WHERE disk_id = ? AND state = ?",
                 diskId, DiskState.TORECYCLE) > 0);
         if (!marked) return;
+        beforeDelete.accept(diskId);
         volumes.delete(diskId); // idempotent; the row still says TORECYCLE if we crash after this line
         List<String> lineage = catalog.write(tx -> {
             List<String> names = new ArrayList<>();

@@ -438,4 +438,17 @@ abstract class SnapshotContract {
                 .as("the permanent one outlives its disk").extracting(Snapshot::snapshotId).containsExactly(kept).doesNotContain(temporary);
         assertThat(readSnapshot(kept, 0, 4096)).isEqualTo(pattern(30, 4096));
     }
+
+    @Test
+    void aCloneDeletedWhileItFlattensLeavesNoFilesBehind() throws Exception {
+        String disk = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
+        write(disk, 0, pattern(40, 32 << 20));
+        String s = awaitNormal(control.snapshots().createSnapshot(alice, disk, null, null)).snapshotId();
+        String clone = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, null, 1, null, false, 0, null, s)).getFirst();
+        control.terminateDisks(alice, List.of(clone)); // most likely while its flatten copies
+        awaitIdle();
+        try (var files = java.nio.file.Files.list(dir.resolve("volumes"))) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(clone));
+        }
+    }
 }
