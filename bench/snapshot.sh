@@ -6,7 +6,8 @@
 #   bench/snapshot.sh                       # 4 GiB image
 #   SIZE_MB=1024 bench/snapshot.sh          # quicker; VERIFY=1 also prints sha256s and compares restores
 #
-# Knobs: SIZE_MB (4096), SEED (1), WORK (/var/tmp/cairn-bench-snapshot, wiped at start),
+# Knobs: SIZE_MB (4096), SEED (1), WORK (/var/tmp/cairn-bench-snapshot, wiped at start), CAIRN_SERVE_OPTS
+# (extra `cairn serve` flags, e.g. --repository-block-size 256), LOAD_S (20, the under-load step),
 # BORG_COMPRESSION (zstd,3: the same codec and level as Cairn's repository). restic uses repository
 # format 2 with --compression auto (zstd) and always encrypts; borg runs with `-e none`. Restores write
 # every byte, zeros too: restic 0.14 (Debian 12) has no sparse restore, so borg runs without --sparse too.
@@ -197,10 +198,11 @@ run_cairn() {
   echo "== cairn"
   local data="$work/cairn" full incr restore after_full api nbd gib pid
   gib=$(( (SIZE_MB + 10239) / 10240 * 10 ))   # CLOUD_PREMIUM: 10 GiB steps
-  "$root/bin/cairn" serve --data "$data" --api-listen 127.0.0.1:0 --nbd-listen 127.0.0.1:0 --flatten-rate 0 \
+  "$root/bin/cairn" serve --data "$data" --api-listen 127.0.0.1:0 --nbd-listen 127.0.0.1:0 --flatten-rate 0 ${CAIRN_SERVE_OPTS:-} \
     > "$work/logs/cairn-serve.out" 2> "$work/logs/cairn-serve.log" &
   pid=$!
-  trap 'kill -TERM "$pid" 2>/dev/null || true' EXIT   # never leave the server running, whatever fails
+  cairn_pid=$pid
+  trap 'kill -TERM "$cairn_pid" 2>/dev/null || true' EXIT   # never leave the server running, whatever fails
   for _ in $(seq 600); do grep -q "cairn ready" "$work/logs/cairn-serve.out" 2>/dev/null && break; sleep 0.1; done
   api=$(sed -n 's/.*cairn ready api=\(http:[^ ]*\) nbd=.*/\1/p' "$work/logs/cairn-serve.out")
   nbd=$(sed -n 's/.* nbd=nbd:\/\/\([^ ]*\).*/\1/p' "$work/logs/cairn-serve.out")

@@ -261,13 +261,14 @@ class SnapshotSdkTest {
         CommonClient common = api.common(api.admin);
         JsonNode space = TencentApi.JSON.readTree(common.call("DescribeSnapshotSpace", "{\"SnapshotIds\":[\"" + s + "\"]}"));
         JsonNode row = space.path("Response").path("SnapshotSpaceSet").get(0);
-        assertThat(row.path("LogicalBytes").asLong()).as("the one 512 KiB block that holds data").isEqualTo(512 * 1024);
+        assertThat(row.path("LogicalBytes").asLong()).as("the one block that holds data")
+                .isEqualTo(dev.cairn.repository.RepositoryOptions.DEFAULT_BLOCK_SIZE);
         assertThat(row.path("ExclusiveBytes").asLong()).as("also the disk's last capture").isZero();
 
         JsonNode verify = TencentApi.JSON.readTree(common.call("VerifyRepository", "{\"SamplePercent\":100}"));
         assertThat(verify.path("Response").path("Ok").asBoolean()).isTrue();
         JsonNode repo = TencentApi.JSON.readTree(common.call("DescribeRepository", "{}"));
-        assertThat(repo.path("Response").path("BlockSize").asLong()).isEqualTo(512 * 1024);
+        assertThat(repo.path("Response").path("BlockSize").asLong()).isEqualTo(dev.cairn.repository.RepositoryOptions.DEFAULT_BLOCK_SIZE);
         CommonClient notAdmin = api.common(bob);
         assertCode("UnauthorizedOperation", () -> notAdmin.call("CollectRepositoryGarbage", "{}"));
         JsonNode overview = TencentApi.JSON.readTree(common.call("DescribeSnapshotOverview", "{}"));

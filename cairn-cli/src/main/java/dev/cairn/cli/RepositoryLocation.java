@@ -24,11 +24,13 @@ import java.util.Map;
 final class RepositoryLocation {
     private RepositoryLocation() {}
 
-    static Repository openOrCreate(String location, Path dataDir, Path keyFile, Map<String, String> env) throws IOException {
+    /** @param blockSize block size for a new repository, or 0 for the default */
+    static Repository openOrCreate(String location, Path dataDir, Path keyFile, int blockSize, Map<String, String> env) throws IOException {
         Backend backend = backend(location, dataDir, env);
         RepositoryKey key = keyFile == null ? null : new RepositoryKey.KeyFile(keyFile);
         if (Repository.exists(backend)) return Repository.open(backend, key);
         RepositoryOptions options = RepositoryOptions.defaults();
+        if (blockSize != 0) options = options.withBlockSize(blockSize);
         if (key != null) options = options.withKey(key);
         return Repository.create(backend, options);
     }

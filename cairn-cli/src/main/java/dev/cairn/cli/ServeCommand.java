@@ -73,6 +73,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Encrypt a new repository with this key file (64 hex digits), or open an encrypted one.")
     Path repositoryKeyFile;
 
+    @Option(names = "--repository-block-size", paramLabel = "KiB",
+            description = "Block size of a new repository, a power of two from 64 to 4096 KiB (default: 512; an existing repository keeps its own).")
+    Integer repositoryBlockKiB;
+
     @Option(names = "--flatten-rate", paramLabel = "MiB/s", defaultValue = "256",
             description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
     long flattenRateMiB;
@@ -86,7 +90,8 @@ final class ServeCommand implements Callable<Integer> {
         JvmMetrics.builder().register(metrics);
 
         Catalog catalog = Catalog.open(dataDir, catalogUrl);
-        Repository repo = RepositoryLocation.openOrCreate(repository, dataDir, repositoryKeyFile, System.getenv());
+        Repository repo = RepositoryLocation.openOrCreate(repository, dataDir, repositoryKeyFile,
+                repositoryBlockKiB == null ? 0 : repositoryBlockKiB << 10, System.getenv());
         BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
         VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
         SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, captureThreads());

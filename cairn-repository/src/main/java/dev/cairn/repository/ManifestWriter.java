@@ -56,7 +56,7 @@ public final class ManifestWriter implements AutoCloseable {
     /** New chunks go through this batch: durable together at the next group commit, and before any page. */
     private final dev.cairn.repository.backend.Backend.Batch batch;
     private final java.util.concurrent.atomic.AtomicLong sinceGroupCommit = new java.util.concurrent.atomic.AtomicLong();
-    /** New chunks between group commits: bounds the uncommitted temp files of a long capture (512 MiB of 512 KiB blocks). */
+    /** New chunks between group commits: bounds the uncommitted temp files of a long capture (256 MiB of 256 KiB blocks). */
     static final int GROUP_COMMIT_CHUNKS = 1024;
 
     ManifestWriter(Repository repo, String name, ManifestId parent, ManifestRoot parentRoot, long diskSize, Map<String, String> metadata) throws IOException {

@@ -5,7 +5,7 @@ import org.roaringbitmap.RoaringBitmap;
 
 /**
  * A fixed-length set of block indexes that many threads may test and set at once without a lock
- * (one bit per block in an {@link AtomicLongArray}: 4 MiB for 32 M blocks, a 16 TiB disk in 512 KiB
+ * (one bit per block in an {@link AtomicLongArray}: 8 MiB for 64 M blocks, a 16 TiB disk in 256 KiB
  * blocks). Used where RoaringBitmap, which is not thread-safe, would need a lock on every I/O.
  */
 public final class BlockBits {
