@@ -12,9 +12,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
-@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete.",
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview.",
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
-                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class})
+                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class,
+                SnapshotCommand.Overview.class})
 final class SnapshotCommand {
     static final List<Output.Column> COLUMNS = List.of(
             new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
@@ -146,6 +147,15 @@ final class SnapshotCommand {
             ObjectNode p = params();
             p.set("SnapshotIds", array(ids));
             api().call("DeleteSnapshots", p);
+            return 0;
+        }
+    }
+
+    @Command(name = "overview", description = "The account's snapshots: how many, and the GiB they store (shared data counted once).")
+    static final class Overview extends ClientCommand implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            out().object(api().call("DescribeSnapshotOverview", params()));
             return 0;
         }
     }

@@ -114,6 +114,8 @@ class SnapshotStoryIT {
             JsonNode s2 = JSON.readTree(cairn(creds, "--output", "json", "snapshot", "show", second).ok().out());
             assertThat(s2.path("IncrementalBytes").asLong()).isLessThan(2L << 20);
 
+            String overview = cairn(creds, "snapshot", "overview").ok().out();
+            assertThat(overview).contains("TotalNums: 3").contains("TotalSize:"); // before-disaster, the hooked one, the second
             Tools.Result verify = cairn(creds, "repo", "verify").ok();
             assertThat(verify.out()).contains("Ok: true");
             assertThat(server.stop()).isZero();
