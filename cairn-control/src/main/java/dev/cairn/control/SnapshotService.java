@@ -587,20 +587,19 @@ public final class SnapshotService implements AutoCloseable {
             for (String id : snapshotIds) out.add(ownSnapshot(tx, caller, id));
             return out;
         });
-        Set<ManifestId> live = liveManifests();
         try {
+            // one pass over the repository for all of them: what deleting each alone frees while the rest stay
+            Map<ManifestId, Long> exclusive = engine.repository().spaceAccounting().exclusiveBytes(liveManifests(),
+                    dev.cairn.repository.Cancellation.none());
             List<Space> out = new ArrayList<>();
             for (Snapshot s : mine) {
-                long exclusive = 0;
+                long freed = 0;
                 if (s.manifestId() != null) {
-                    ManifestId m = ManifestId.parse(s.manifestId());
                     boolean alsoNamedElsewhere = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM snapshots WHERE manifest_id = ?", s.manifestId()) > 1
                             || tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", s.manifestId(), s.manifestId()) > 0);
-                    Set<ManifestId> others = new LinkedHashSet<>(live);
-                    others.remove(m);
-                    exclusive = alsoNamedElsewhere ? 0 : engine.repository().spaceAccounting().exclusiveBytes(m, others);
+                    freed = alsoNamedElsewhere ? 0 : exclusive.getOrDefault(ManifestId.parse(s.manifestId()), 0L);
                 }
-                out.add(new Space(s.snapshotId(), s.logicalBytes(), s.incrementalBytes(), exclusive));
+                out.add(new Space(s.snapshotId(), s.logicalBytes(), s.incrementalBytes(), freed));
             }
             return out;
         } catch (IOException e) {

@@ -268,6 +268,8 @@ abstract class SnapshotContract {
         write(disk, 0, pattern(11, 1 << 20));
         String s2 = control.snapshots().createSnapshot(alice, disk, null, null);
         String m2 = awaitNormal(s2).manifestId();
+        assertThat(control.snapshots().space(alice, List.of(s1)).getFirst().exclusiveBytes())
+                .as("s1's 1 MiB of data is in no other manifest: deleting s1 would free it").isGreaterThan(1 << 20);
         String clone = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, null, 1, null, false, 0, null, s1)).getFirst();
 
         var space = control.snapshots().space(alice, List.of(s1, s2));
