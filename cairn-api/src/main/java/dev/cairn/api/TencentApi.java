@@ -238,6 +238,7 @@ final class TencentApi {
                 case IMAGE -> "InvalidImageId.NotFound";
                 case SNAPSHOT -> "InvalidSnapshotId.NotFound";
                 case SNAPSHOT_GROUP -> "ResourceNotFound.NotFound";
+                case AUTO_SNAPSHOT_POLICY -> "InvalidAutoSnapshotPolicyId.NotFound";
             }, e.getMessage());
             case InvalidValue e -> new TcError(switch (e.reason()) {
                 case VALUE -> "InvalidParameterValue";
@@ -254,6 +255,8 @@ final class TencentApi {
             case QuotaExceeded e -> new TcError(switch (e.quota()) {
                 case INSTANCE_ATTACHED_DISKS -> "LimitExceeded.InstanceAttachedDisk";
                 case INSTANCES_PER_ACCOUNT -> "LimitExceeded.InstanceQuota";
+                case POLICIES_PER_ACCOUNT -> "LimitExceeded.AutoSnapshotPolicyOutOfQuota";
+                case DISKS_PER_POLICY -> "InvalidParameterValue.BindDiskLimitExceeded";
             }, e.getMessage());
             case DiskConflict e -> new TcError(switch (e.problem()) {
                 case ATTACHED -> "ResourceUnavailable.Attached";
@@ -266,6 +269,7 @@ final class TencentApi {
                 case SNAPSHOT_CREATING -> "InvalidDisk.SnapshotCreating";
                 case ROLLBACKING -> "ResourceInUse.DiskRollbacking";
                 case INSTANCE_RUNNING -> "UnsupportedOperation.InstanceNotStopped";
+                case ALREADY_BOUND -> "InvalidDisk.AlreadyBound";
             }, e.getMessage());
             case SnapshotConflict e -> new TcError(switch (e.problem()) {
                 case CREATING -> "ResourceUnavailable.SnapshotCreating";

@@ -153,10 +153,28 @@ public final class Catalog implements AutoCloseable {
 
     /** Runs {@code body} in a serializable read-write transaction and commits it (see class comment). */
     public <T> T write(TxBody<T> body) {
+        return write(body, true);
+    }
+
+    /**
+     * Like {@link #write}, but on PostgreSQL at READ COMMITTED: for work queues whose bodies protect
+     * themselves with row locks ({@code FOR UPDATE SKIP LOCKED}, see {@link #skipLocked}) and conditional
+     * updates, where serializable isolation would only turn workers' disjoint claims into retries.
+     */
+    public <T> T writeLocked(TxBody<T> body) {
+        return write(body, false);
+    }
+
+    /** {@code " FOR UPDATE SKIP LOCKED"} on PostgreSQL; nothing on SQLite, whose single writer already excludes others. */
+    public String skipLocked() {
+        return dialect == Dialect.POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "";
+    }
+
+    private <T> T write(TxBody<T> body, boolean serializable) {
         if (dialect == Dialect.SQLITE) {
             sqliteWriter.lock();
             try {
-                return attempt(body, false);
+                return attempt(body, false, true);
             } catch (SQLException e) {
                 throw new CatalogException("catalog write failed", e);
             } finally {
@@ -165,7 +183,7 @@ public final class Catalog implements AutoCloseable {
         }
         for (int attempt = 1; ; attempt++) {
             try {
-                return attempt(body, false);
+                return attempt(body, false, serializable);
             } catch (SQLException e) {
                 if (!retryable(e) || attempt >= MAX_ATTEMPTS) throw new CatalogException("catalog write failed", e);
                 log.debug("catalog retry attempt={} sqlstate={}", attempt, e.getSQLState());
@@ -177,17 +195,17 @@ public final class Catalog implements AutoCloseable {
     /** Runs {@code body} in a read-only transaction. */
     public <T> T read(TxBody<T> body) {
         try {
-            return attempt(body, true);
+            return attempt(body, true, true);
         } catch (SQLException e) {
             throw new CatalogException("catalog read failed", e);
         }
     }
 
-    private <T> T attempt(TxBody<T> body, boolean readOnly) throws SQLException {
+    private <T> T attempt(TxBody<T> body, boolean readOnly, boolean serializable) throws SQLException {
         try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             if (dialect == Dialect.POSTGRESQL) {
-                c.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+                c.setTransactionIsolation(serializable ? Connection.TRANSACTION_SERIALIZABLE : Connection.TRANSACTION_READ_COMMITTED);
                 if (readOnly) c.setReadOnly(true);
             }
             try {

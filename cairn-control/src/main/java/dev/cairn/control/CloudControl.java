@@ -67,6 +67,9 @@ public final class CloudControl implements AutoCloseable {
     private final SnapshotService snapshots;
     private final Rollbacks rollbacks;
     private final RepositoryMaintenance repository;
+    private final ServerHooks hooks;
+    private final PolicyService policies;
+    private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
     private volatile Consumer<String> exportRevoked = id -> {};
 
@@ -112,6 +115,12 @@ public final class CloudControl implements AutoCloseable {
      */
     public CloudControl(Catalog catalog, VolumeManager volumes, dev.cairn.snapshot.SnapshotEngine engine, Region region, Limits limits,
                         InstantSource clock, long flattenBytesPerSecond) {
+        this(catalog, volumes, engine, region, limits, clock, flattenBytesPerSecond, ServerHooks.none());
+    }
+
+    /** @param hooks the consistency hooks the operator installed for auto-snapshot policies */
+    public CloudControl(Catalog catalog, VolumeManager volumes, dev.cairn.snapshot.SnapshotEngine engine, Region region, Limits limits,
+                        InstantSource clock, long flattenBytesPerSecond, ServerHooks hooks) {
         this.catalog = catalog;
         this.volumes = volumes;
         this.region = region;
@@ -122,10 +131,20 @@ public final class CloudControl implements AutoCloseable {
         this.rollbacks = new Rollbacks(this, catalog, engine, clock, flattenBytesPerSecond, background, snapshots);
         this.repository = new RepositoryMaintenance(this, catalog, clock, snapshots);
         this.transitions = new Transitions(catalog, volumes, clock, rollbacks::stopFlatten, snapshots::release);
+        this.hooks = hooks;
+        this.policies = new PolicyService(this, catalog, clock, hooks);
+        this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
+                java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
         transitions.recover();
         snapshots.recover();
         rollbacks.recover();
         snapshots.startExpiry(java.time.Duration.ofSeconds(2));
+        scheduler.start();
+    }
+
+    /** A scheduler worker over this control plane (the node runs one; tests run several, as several nodes would). */
+    Scheduler newScheduler(String worker, java.time.Duration lease, Scheduler.Faults faults) {
+        return new Scheduler(this, catalog, clock, snapshots, hooks, worker, lease, faults);
     }
 
     /** Snapshots: CreateSnapshot, DescribeSnapshots, DeleteSnapshots, groups, exports, space. */
@@ -134,6 +153,20 @@ public final class CloudControl implements AutoCloseable {
     public Rollbacks rollbacks() { return rollbacks; }
     /** Repository upkeep (admin): gc, verify, stats, rebuild-catalog. */
     public RepositoryMaintenance repository() { return repository; }
+    /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
+    public PolicyService policies() { return policies; }
+    /** This node's scheduler worker (its statistics, for /metrics). */
+    public Scheduler scheduler() { return scheduler; }
+
+    /**
+     * Moves the test clock forward by {@code step}, firing every policy due in between in order, as
+     * if the time had passed; returns the new time.
+     */
+    public java.time.Instant advanceClock(java.time.Duration step) throws InterruptedException {
+        TestClock t = testClock().orElseThrow(() -> new InvalidValue("Duration", InvalidValue.Reason.UNSUPPORTED,
+                "this server runs on the system clock; start it with --test-clock to control time"));
+        return scheduler.advance(t, step);
+    }
 
     public Accounts accounts() { return accounts; }
     /** The controllable clock when the server runs with {@code --test-clock}; empty on the system clock. */
@@ -630,6 +663,7 @@ public final class CloudControl implements AutoCloseable {
                 }
                 for (Disk d : disks) {
                     Rows.setDiskState(tx, d.diskId(), DiskState.TORECYCLE, null);
+                    tx.update("DELETE FROM auto_snapshot_policy_disks WHERE disk_id = ?", d.diskId());
                     if (deleteSnapshots || d.deleteSnapshot() == 1) dropped.addAll(snapshots.dropNonPermanentOf(tx, caller, d.diskId()));
                 }
                 Rows.recordOps(tx, caller, "TerminateDisks", diskIds, "PROCESSING", clock.millis(), dropped.isEmpty() ? ""
@@ -726,6 +760,7 @@ public final class CloudControl implements AutoCloseable {
 
     @Override
     public void close() {
+        scheduler.close();
         background.stopping();
         snapshots.close();
         rollbacks.close();

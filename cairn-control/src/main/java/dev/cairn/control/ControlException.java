@@ -11,7 +11,7 @@ public abstract sealed class ControlException extends RuntimeException {
         super(message, null, false, false); // a refusal, not a bug: no stack trace needed
     }
 
-    public enum ResourceKind { DISK, INSTANCE, IMAGE, SNAPSHOT, SNAPSHOT_GROUP }
+    public enum ResourceKind { DISK, INSTANCE, IMAGE, SNAPSHOT, SNAPSHOT_GROUP, AUTO_SNAPSHOT_POLICY }
 
     /** The id is well-formed but names nothing the caller owns (or nothing at all). */
     public static final class NotFound extends ControlException {
@@ -25,6 +25,7 @@ public abstract sealed class ControlException extends RuntimeException {
                 case IMAGE -> "image";
                 case SNAPSHOT -> "snapshot";
                 case SNAPSHOT_GROUP -> "snapshot group";
+                case AUTO_SNAPSHOT_POLICY -> "auto-snapshot policy";
             } + " `" + id + "` does not exist");
             this.kind = kind;
             this.id = id;
@@ -53,7 +54,7 @@ public abstract sealed class ControlException extends RuntimeException {
 
     /** An account or instance quota would be exceeded. */
     public static final class QuotaExceeded extends ControlException {
-        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT }
+        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT, POLICIES_PER_ACCOUNT, DISKS_PER_POLICY }
 
         private final Quota quota;
 
@@ -74,7 +75,9 @@ public abstract sealed class ControlException extends RuntimeException {
             /** The disk is rolling back (ResourceInUse.DiskRollbacking). */
             ROLLBACKING,
             /** The disk's instance must be stopped first (UnsupportedOperation.InstanceNotStopped). */
-            INSTANCE_RUNNING
+            INSTANCE_RUNNING,
+            /** The disk is bound to another auto-snapshot policy (InvalidDisk.AlreadyBound). */
+            ALREADY_BOUND
         }
 
         private final String diskId;

@@ -7,7 +7,9 @@ import java.util.Map;
  * Quotas and per-request caps, Tencent's documented values by default (see the reference §6).
  *
  * <p>Data disk sizes stop at 16000 GiB (not Tencent's 32000): a disk is one sparse file and ext4 caps a
- * file at 16 TiB.
+ * file at 16 TiB. Auto-snapshot policies: 30 per account (Tencent's per-region quota as far as it is
+ * known), 80 disks per BindAutoSnapshotPolicy call (documented), and — Cairn's own choice, Tencent does
+ * not publish one — 1,000 disks per policy.
  */
 public record Limits(
         Map<DiskType, SizeRule> dataDiskSizes,
@@ -19,7 +21,10 @@ public record Limits(
         int disksPerAttach,
         int disksPerTerminate,
         int instancesPerAction,
-        int idsPerDescribe) {
+        int idsPerDescribe,
+        int policiesPerAccount,
+        int disksPerBind,
+        int disksPerPolicy) {
 
     /** Allowed sizes in GiB: {@code min <= size <= max} and {@code size % step == 0}. */
     public record SizeRule(long min, long max, long step) {
@@ -45,7 +50,7 @@ public record Limits(
         sizes.put(DiskType.CLOUD_SSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_HSSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_TSSD, new SizeRule(20, 16000, 1));
-        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100);
+        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100, 30, 80, 1000);
     }
 
     public SizeRule dataDiskSize(DiskType type) {

@@ -65,6 +65,7 @@ public final class SnapshotService implements AutoCloseable {
     private final BackgroundWork background;
     private final Semaphore captureSlots = new Semaphore(CONCURRENT_CAPTURES);
     private final Map<String, SnapshotEngine.Job> capturing = new ConcurrentHashMap<>();
+    private final Map<String, java.util.concurrent.CompletableFuture<Void>> captureEnds = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> exported = new ConcurrentHashMap<>();
 
     SnapshotService(CloudControl control, Catalog catalog, SnapshotEngine engine, InstantSource clock, BackgroundWork background) {
@@ -93,7 +94,7 @@ public final class SnapshotService implements AutoCloseable {
             engine();
             CloudControl.requireName(name, "SnapshotName", 60, InvalidValue.Reason.VALUE);
             checkDeadline(deadline);
-            return create(caller, List.of(diskId), name == null ? CloudControl.UNNAMED : name, deadline, null, null).getFirst();
+            return create(caller, List.of(diskId), name == null ? CloudControl.UNNAMED : name, deadline, null, null, null).getFirst();
         });
     }
 
@@ -108,7 +109,7 @@ public final class SnapshotService implements AutoCloseable {
             CloudControl.requireName(name, "SnapshotGroupName", 60, InvalidValue.Reason.VALUE);
             String groupName = name == null ? CloudControl.UNNAMED : name;
             String groupId = Ids.snapshotGroup();
-            create(caller, diskIds, groupName, null, groupId, null);
+            create(caller, diskIds, groupName, null, groupId, null, null);
             return groupId;
         });
     }
@@ -119,10 +120,41 @@ public final class SnapshotService implements AutoCloseable {
         }
     }
 
+    /** Work done in the transaction that inserts a scheduled snapshot's row; throwing undoes the insert. */
+    @FunctionalInterface
+    interface Fence {
+        void check(Catalog.Tx tx, String snapshotId) throws SQLException;
+    }
+
+    /**
+     * A policy's snapshot of one disk (see {@link Scheduler}): like CreateSnapshot, plus {@code fence}
+     * in the transaction that inserts the row. {@code deadline} null makes it permanent.
+     */
+    String createScheduled(Caller caller, String diskId, String name, Instant deadline, String policyId, Fence fence) {
+        engine();
+        return create(caller, List.of(diskId), name, deadline, null, policyId, fence).getFirst();
+    }
+
+    /**
+     * Waits up to {@code timeout} for a capture this node runs to end. Returns false at once when this
+     * node runs no capture of that snapshot (it ended already, or another node runs it).
+     */
+    boolean awaitCapture(String snapshotId, Duration timeout) throws InterruptedException {
+        java.util.concurrent.CompletableFuture<Void> done = captureEnds.get(snapshotId);
+        if (done == null) return false;
+        try {
+            done.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // ended badly or not yet: the caller reads the catalog either way
+        }
+        return true;
+    }
+
     /** One planned member of a capture. */
     private record Planned(String snapshotId, Disk disk, String lastManifest, String name) {}
 
-    private List<String> create(Caller caller, List<String> diskIds, String name, Instant deadline, String groupId, String policyId) {
+    private List<String> create(Caller caller, List<String> diskIds, String name, Instant deadline, String groupId, String policyId,
+                                Fence fence) {
         Instant now = clock.instant();
         String action = groupId == null ? "CreateSnapshot" : "CreateSnapshotGroup";
         List<Planned> plan = catalog.write(tx -> {
@@ -147,6 +179,7 @@ public final class SnapshotService implements AutoCloseable {
                         p.disk().sizeGib(), p.disk().diskUsage(), SnapshotState.CREATING, 0, null, groupId, policyId,
                         deadline == null, deadline == null ? null : deadline.toEpochMilli(), now.toEpochMilli(), now.toEpochMilli(),
                         false, 0L, 0L, 0L);
+                if (fence != null) fence.check(tx, p.snapshotId());
             }
             if (groupId != null) {
                 tx.update("INSERT INTO snapshot_groups (group_id, account_id, name, state, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -184,7 +217,10 @@ public final class SnapshotService implements AutoCloseable {
             forget(plan, groupId, e.toString());
             throw new SnapshotsUnavailable("could not start the snapshot: " + e.getMessage());
         }
-        for (int i = 0; i < plan.size(); i++) capturing.put(plan.get(i).snapshotId(), jobs.get(i));
+        for (int i = 0; i < plan.size(); i++) {
+            capturing.put(plan.get(i).snapshotId(), jobs.get(i));
+            captureEnds.put(plan.get(i).snapshotId(), new java.util.concurrent.CompletableFuture<>());
+        }
         log.info("snapshot barrier account={} request_id={} snapshots={} disks={} group={}", caller.accountId(), caller.requestId(),
                 plan.stream().map(Planned::snapshotId).toList(), diskIds, groupId);
         background.submit("capture " + plan.getFirst().snapshotId(), () -> runCaptures(plan, jobs, groupId));
@@ -238,6 +274,8 @@ public final class SnapshotService implements AutoCloseable {
                 fail(p, "another member of group " + groupId + " failed");
             }
             capturing.remove(p.snapshotId());
+            java.util.concurrent.CompletableFuture<Void> ended = captureEnds.remove(p.snapshotId());
+            if (ended != null) ended.complete(null);
             if (ok) done.add(p.snapshotId());
             allOk &= ok;
         }
@@ -438,17 +476,30 @@ public final class SnapshotService implements AutoCloseable {
     /**
      * Deletes NORMAL snapshots whose {@code Deadline} has passed (by the service clock, so the test
      * clock moves it too); returns how many. Run every few seconds by {@link #startExpiry}.
+     *
+     * <p>Retention of auto-snapshot policies is this too (their snapshots get a deadline), with one
+     * exception: while its policy exists, the newest NORMAL snapshot a policy made of a disk stays, so a
+     * run of failed firings never leaves the disk without its last good restore point. Those deletions
+     * are logged with the policy id as the request id.
      */
     int expire() {
         long now = clock.millis();
-        record Expired(String id, long account, String manifest) {}
+        record Expired(String id, long account, String manifest, String policy) {}
         List<Expired> gone = catalog.write(tx -> {
-            List<Expired> out = tx.query("SELECT snapshot_id, account_id, manifest_id FROM snapshots WHERE is_permanent = ? AND deadline_at IS NOT NULL "
-                    + "AND deadline_at <= ? AND state = ?", rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3)), false, now,
-                    SnapshotState.NORMAL);
+            List<Expired> out = tx.query("""
+                    SELECT s.snapshot_id, s.account_id, s.manifest_id, s.policy_id FROM snapshots s
+                    WHERE s.is_permanent = ? AND s.deadline_at IS NOT NULL AND s.deadline_at <= ? AND s.state = ?
+                    AND NOT (s.policy_id IS NOT NULL
+                        AND EXISTS (SELECT 1 FROM auto_snapshot_policies p WHERE p.policy_id = s.policy_id)
+                        AND NOT EXISTS (SELECT 1 FROM snapshots n WHERE n.policy_id = s.policy_id AND n.disk_id = s.disk_id AND n.state = ?
+                            AND (n.created_at > s.created_at OR (n.created_at = s.created_at AND n.snapshot_id > s.snapshot_id))))""",
+                    rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)), false, now,
+                    SnapshotState.NORMAL, SnapshotState.NORMAL);
             for (Expired e : out) {
                 tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", e.id());
-                Rows.recordOps(tx, new Caller(e.account(), false, "deadline"), "DeleteSnapshots", List.of(e.id()), "SUCCESS", now, "deadline passed");
+                Caller by = new Caller(e.account(), false, e.policy() == null ? "deadline" : e.policy());
+                Rows.recordOps(tx, by, "DeleteSnapshots", List.of(e.id()), "SUCCESS", now,
+                        e.policy() == null ? "deadline passed" : "retention of policy " + e.policy());
             }
             if (!out.isEmpty()) dropEmptyGroups(tx);
             return out;
