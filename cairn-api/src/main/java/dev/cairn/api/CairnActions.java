@@ -12,7 +12,8 @@ import java.time.format.DateTimeParseException;
  * {@code CreateAccount} (admin only): {@code {"Name": …}} → {@code {"AccountId": "100000000002",
  * "SecretId": …, "SecretKey": …}}. {@code DescribeClock} → {@code {"Now": ISO-8601 UTC}} and
  * {@code AdvanceClock} (admin only) {@code {"Duration": "PT26H"}} → {@code {"Now": …}}: only on a server
- * started with {@code --test-clock}; otherwise {@code UnsupportedOperation}. Thread-safe.
+ * started with {@code --test-clock}; otherwise {@code UnsupportedOperation}. Advancing fires every
+ * auto-snapshot policy due in the skipped time, in order, and answers once they have run. Thread-safe.
  */
 final class CairnActions {
     private final Accounts accounts;
@@ -40,7 +41,13 @@ final class CairnActions {
         } catch (DateTimeParseException e) {
             throw new ApiError("InvalidParameterValue", "`Duration` must be an ISO-8601 duration such as PT26H; got `" + text + "`");
         }
-        return new ClockResult(testClock().advance(step).toString());
+        testClock();
+        try {
+            return new ClockResult(control.advanceClock(step).toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiError("InternalError", "interrupted while advancing the clock");
+        }
     }
 
     private TestClock testClock() {

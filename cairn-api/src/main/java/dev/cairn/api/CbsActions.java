@@ -134,7 +134,8 @@ final class CbsActions {
         Region region = control.region();
         Map<String, Integer> flattening = control.rollbacks().flattenProgress(caller);
         Map<String, SnapshotService.DiskSnapshots> snapshots = control.snapshots().snapshotsPerDisk(caller);
-        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies, flattening.get(d.diskId()),
+        Map<String, String> bound = withPolicies ? control.policies().bindings(caller) : Map.of();
+        List<DiskView> views = page.items().stream().map(d -> view(d, region, withPolicies ? policyIds(bound, d) : null, flattening.get(d.diskId()),
                 snapshots.getOrDefault(d.diskId(), new SnapshotService.DiskSnapshots(0, 0)))).toList();
         return new DescribeDisksResult(page.totalCount(), views);
     }
@@ -172,13 +173,19 @@ final class CbsActions {
      * Tencent's Disk, plus Cairn's {@code FlattenPercent}: how much of its snapshot a rolled-back or
      * cloned disk has copied in (null once it no longer depends on the snapshot).
      */
-    static DiskView view(Disk d, Region region, boolean withPolicies, Integer flattenPercent, SnapshotService.DiskSnapshots snapshots) {
+    private static List<String> policyIds(Map<String, String> bound, Disk d) {
+        String policy = bound.get(d.diskId());
+        return policy == null ? List.of() : List.of(policy);
+    }
+
+    /** {@code policyIds}: the disk's auto-snapshot policies, or null when the caller did not ask (ReturnBindAutoSnapshotPolicy). */
+    static DiskView view(Disk d, Region region, List<String> policyIds, Integer flattenPercent, SnapshotService.DiskSnapshots snapshots) {
         return new DiskView(d.diskId(), d.name(), d.diskType().name(), d.diskUsage().name(), d.sizeGib(), d.state().name(),
                 d.attached(), d.instanceId() == null ? "" : d.instanceId(), List.of(), d.portable(), d.chargeType(),
                 new Placement(d.zone(), d.projectId(), null, null, null, ""), Listing.cbsTime(d.createdAt(), region.timeZone()),
                 "", true, snapshots.count(), (snapshots.storedBytes() + (1 << 20) - 1) >> 20, d.state() == dev.cairn.control.DiskState.ROLLBACKING, d.state() == dev.cairn.control.DiskState.ROLLBACKING ? 0 : 100,
                 false, false, d.deleteWithInstance(), d.deleteSnapshot(), "", List.of(), false,
-                false, 0, false, false, 10, 0, 0, 0, "CVM", "", withPolicies ? List.of() : null, false, null, null, "",
+                false, 0, false, false, 10, 0, 0, 0, "CVM", "", policyIds, false, null, null, "",
                 false, "", "", flattenPercent);
     }
 

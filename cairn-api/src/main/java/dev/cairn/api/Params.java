@@ -134,6 +134,13 @@ final class Params {
         });
     }
 
+    /** The JSON array at {@code name} (present: check with {@link #has}). */
+    JsonNode rawArray(String name) {
+        JsonNode v = raw(name).orElseThrow(() -> ApiError.missing(path(name)));
+        if (!v.isArray()) throw ApiError.type(path(name), "an array");
+        return v;
+    }
+
     Optional<Params> object(String name) {
         return raw(name).map(v -> {
             if (!(v instanceof ObjectNode o)) throw ApiError.type(path(name), "an object");

@@ -81,7 +81,8 @@ final class TencentApi {
      */
     TencentApi(CloudControl control, PrometheusRegistry registry, InstantSource realClock) {
         this.control = control;
-        this.routes = routes(new CbsActions(control), new SnapshotActions(control), new CvmActions(control), new CairnActions(control));
+        this.routes = routes(new CbsActions(control), new SnapshotActions(control), new PolicyActions(control), new CvmActions(control),
+                new CairnActions(control));
         this.realClock = realClock;
         this.requests = Counter.builder().name("cairn_api_requests_total")
                 .help("Tencent API requests by action and result code (Success or the error code)")
@@ -90,10 +91,11 @@ final class TencentApi {
                 .help("Tencent API request latency by action").labelNames("action")
                 .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
                 .register(registry);
+        SchedulerMetrics.register(registry, control.scheduler());
     }
 
     /** Every action served, by {@code X-TC-Action}. CBS and CVM names do not overlap. */
-    static Map<String, Action> routes(CbsActions cbs, SnapshotActions snap, CvmActions cvm, CairnActions cairn) {
+    static Map<String, Action> routes(CbsActions cbs, SnapshotActions snap, PolicyActions policy, CvmActions cvm, CairnActions cairn) {
         return Map.ofEntries(
                 // CVM subset
                 entry("DescribeRegions", cvm::describeRegions),
@@ -128,6 +130,16 @@ final class TencentApi {
                 entry("DescribeSnapshotGroups", snap::describeSnapshotGroups),
                 entry("ApplySnapshotGroup", snap::applySnapshotGroup),
                 entry("DeleteSnapshotGroup", snap::deleteSnapshotGroup),
+                entry("DescribeSnapshotOperationLogs", policy::snapshotLogs),
+                entry("DescribeDiskOperationLogs", policy::diskLogs),
+                // CBS auto-snapshot policies
+                entry("CreateAutoSnapshotPolicy", policy::create),
+                entry("DescribeAutoSnapshotPolicies", policy::describe),
+                entry("ModifyAutoSnapshotPolicyAttribute", policy::modify),
+                entry("DeleteAutoSnapshotPolicies", policy::delete),
+                entry("BindAutoSnapshotPolicy", policy::bind),
+                entry("UnbindAutoSnapshotPolicy", policy::unbind),
+                entry("DescribeDiskAssociatedAutoSnapshotPolicy", policy::ofDisk),
                 // Cairn's own
                 entry("CreateAccount", cairn::createAccount),
                 entry("DescribeClock", cairn::describeClock),
@@ -136,7 +148,8 @@ final class TencentApi {
                 entry("VerifyRepository", snap::verifyRepository),
                 entry("CollectRepositoryGarbage", snap::collectGarbage),
                 entry("DescribeRepository", snap::describeRepository),
-                entry("RebuildCatalog", snap::rebuildCatalog));
+                entry("RebuildCatalog", snap::rebuildCatalog),
+                entry("DescribeAutoSnapshotPolicyRuns", policy::runs));
     }
 
     Map<String, Action> routes() {

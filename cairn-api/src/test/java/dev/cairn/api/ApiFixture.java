@@ -47,6 +47,11 @@ final class ApiFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     ApiFixture() throws Exception {
+        this(InstantSource.system());
+    }
+
+    /** @param clock the service clock (a {@link dev.cairn.control.TestClock} for time-driven tests) */
+    ApiFixture(InstantSource clock) throws Exception {
         dir = Files.createTempDirectory("cairn-api-test-");
         catalog = Catalog.sqlite(dir.resolve("cairn.db"));
         repository = dev.cairn.repository.Repository.create(dev.cairn.repository.backend.local.LocalBackend.open(dir.resolve("repository")),
@@ -54,7 +59,7 @@ final class ApiFixture implements AutoCloseable {
         cache = new dev.cairn.snapshot.BaseCache(dir.resolve("cache"), repository);
         volumes = new VolumeManager(dir.resolve("volumes"), repository.blockSize(), cache);
         control = new CloudControl(catalog, volumes, new dev.cairn.snapshot.SnapshotEngine(repository, volumes, cache, 2),
-                Region.defaultRegion(), Limits.defaults(), InstantSource.system(), 0);
+                Region.defaultRegion(), Limits.defaults(), clock, 0);
         admin = control.accounts().bootstrapAdmin();
         server = new ApiServer(new InetSocketAddress("127.0.0.1", 0), control, registry);
         server.start();
