@@ -27,6 +27,11 @@ final class ApiClient {
 
     /** Calls {@code action} with {@code params}; returns the {@code Response} object (without RequestId). */
     ObjectNode call(String action, ObjectNode params) throws IOException, ApiException {
+        return call(action, params, java.time.Duration.ofMinutes(2));
+    }
+
+    /** As {@link #call(String, ObjectNode)}, waiting up to {@code answerWithin} for the answer (for long actions). */
+    ObjectNode call(String action, ObjectNode params, java.time.Duration answerWithin) throws IOException, ApiException {
         URI endpoint = URI.create(credentials.endpoint().endsWith("/") ? credentials.endpoint() : credentials.endpoint() + "/");
         String host = endpoint.getAuthority();
         byte[] body = json.writeValueAsBytes(params);
@@ -38,7 +43,7 @@ final class ApiClient {
         int status;
         try {
             c.setConnectTimeout(10_000);
-            c.setReadTimeout(120_000);
+            c.setReadTimeout((int) Math.min(Integer.MAX_VALUE, answerWithin.toMillis()));
             c.setRequestMethod("POST");
             c.setDoOutput(true);
             c.setRequestProperty("Content-Type", Tc3Signer.CONTENT_TYPE);

@@ -26,14 +26,14 @@ final class ClockCommand {
         }
     }
 
-    @Command(name = "advance", description = "Move the clock forward; prints the new time. DURATION: ISO-8601 (PT26H) or 1d2h30m10s.")
+    @Command(name = "advance", description = "Move the clock forward, firing every auto-snapshot policy due on the way, in order; prints the new time. DURATION: ISO-8601 (PT26H) or 1d2h30m10s.")
     static final class Advance extends ClientCommand implements Callable<Integer> {
         @Parameters(paramLabel = "DURATION") String duration;
 
         @Override
         public Integer call() throws Exception {
             String iso = parse(duration).toString();
-            System.out.println(api().call("AdvanceClock", params().put("Duration", iso)).path("Now").asText());
+            System.out.println(api().call("AdvanceClock", params().put("Duration", iso), java.time.Duration.ofHours(1)) /* fires what is due on the way */.path("Now").asText());
             return 0;
         }
     }

@@ -6,6 +6,7 @@ import dev.cairn.control.Catalog;
 import dev.cairn.control.CloudControl;
 import dev.cairn.control.Limits;
 import dev.cairn.control.Region;
+import dev.cairn.control.ServerHooks;
 import dev.cairn.control.TestClock;
 import dev.cairn.nbd.Export;
 import dev.cairn.nbd.ExportInfo;
@@ -77,26 +78,43 @@ final class ServeCommand implements Callable<Integer> {
             description = "Block size of a new repository, a power of two from 64 to 4096 KiB (default: 512; an existing repository keeps its own).")
     Integer repositoryBlockKiB;
 
+    @Option(names = "--time-zone", paramLabel = "ZONE", defaultValue = "Asia/Shanghai",
+            description = "The region's time zone: policy hours and the API's times are in it (default: ${DEFAULT-VALUE}, UTC+8 like Tencent's mainland regions).")
+    String timeZone;
+
+    @Option(names = "--hooks-dir", paramLabel = "DIR",
+            description = "Consistency hooks that auto-snapshot policies may name: executables in this directory (default: DATA/hooks).")
+    Path hooksDir;
+
     @Option(names = "--flatten-rate", paramLabel = "MiB/s", defaultValue = "256",
             description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
     long flattenRateMiB;
+
+    private static java.time.ZoneId zone(String id) {
+        try {
+            return java.time.ZoneId.of(id);
+        } catch (java.time.DateTimeException e) {
+            throw new IllegalArgumentException("--time-zone: not a time zone: `" + id + "` (use a name like Asia/Shanghai or an offset like +08:00)");
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
         Path dataDir = data.toAbsolutePath().normalize();
         Files.createDirectories(dataDir);
-        InstantSource clock = testClock ? new TestClock(java.time.Instant.now()) : InstantSource.system();
+        java.time.ZoneId zone = zone(timeZone);
         PrometheusRegistry metrics = new PrometheusRegistry();
         JvmMetrics.builder().register(metrics);
 
         Catalog catalog = Catalog.open(dataDir, catalogUrl);
+        InstantSource clock = testClock ? TestClock.stored(catalog) : InstantSource.system(); // a restart resumes the test clock
         Repository repo = RepositoryLocation.openOrCreate(repository, dataDir, repositoryKeyFile,
                 repositoryBlockKiB == null ? 0 : repositoryBlockKiB << 10, System.getenv());
         BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
         VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
         SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, captureThreads());
-        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region), Limits.defaults(), clock,
-                flattenRateMiB << 20);
+        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region).withTimeZone(zone), Limits.defaults(), clock,
+                flattenRateMiB << 20, new ServerHooks(hooksDir != null ? hooksDir.toAbsolutePath() : dataDir.resolve("hooks")));
         NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new Exports(control), new NbdMetrics(metrics));
         control.setExportRevoked(nbd::disconnect);
         ApiServer api = new ApiServer(address("--api-listen", apiListen), control, metrics);

@@ -31,6 +31,11 @@ public record Region(String name, String displayName, ZoneId timeZone, List<Zone
         return new Region(name, displayNameOf(name), ZoneId.of("Asia/Shanghai"), zones);
     }
 
+    /** This region with its local time in {@code zone} (policy hours, the API's times). */
+    public Region withTimeZone(ZoneId zone) {
+        return new Region(name, displayName, zone, zones);
+    }
+
     public static Region defaultRegion() {
         return of(DEFAULT_NAME);
     }
