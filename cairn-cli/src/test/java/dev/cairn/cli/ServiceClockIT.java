@@ -16,6 +16,7 @@ class ServiceClockIT {
 
     @Test
     void theClockMovesOnlyWhenToldAndOnlyWithTestClock() throws Exception {
+        Instant stoppedAt;
         try (CairnProcess server = CairnProcess.start(tmp.resolve("a"), "--test-clock")) {
             Path creds = server.credentials();
             Instant before = Instant.parse(cairn(creds, "clock", "now").ok().out().trim());
@@ -29,6 +30,13 @@ class ServiceClockIT {
             assertThat(Instant.parse(created)).isAfterOrEqualTo(after.plus(Duration.ofHours(1)).minusSeconds(1));
             Tools.Result backwards = cairn(creds, "clock", "advance", "PT0S");
             assertThat(backwards.exit()).isNotZero();
+            stoppedAt = Instant.parse(cairn(creds, "clock", "now").ok().out().trim());
+            assertThat(server.stop()).isZero();
+        }
+        try (CairnProcess server = CairnProcess.start(tmp.resolve("a"), "--test-clock")) {
+            // a restart resumes the test clock where it was (schedules and retention would jump back otherwise)
+            Instant resumed = Instant.parse(cairn(server.credentials(), "clock", "now").ok().out().trim());
+            assertThat(resumed).isEqualTo(stoppedAt);
             assertThat(server.stop()).isZero();
         }
         try (CairnProcess server = CairnProcess.start(tmp.resolve("b"))) {

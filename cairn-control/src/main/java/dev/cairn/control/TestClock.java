@@ -30,7 +30,7 @@ public final class TestClock implements InstantSource {
     /** A test clock kept in {@code catalog}: at the time it last had there, else the real time now. */
     public static TestClock stored(Catalog catalog) {
         Instant start = catalog.read(tx -> tx.first("SELECT now_ms FROM test_clock WHERE id = 1", rs -> Instant.ofEpochMilli(rs.getLong(1))))
-                .orElse(Instant.now());
+                .orElse(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS)); // the catalog keeps milliseconds
         return new TestClock(start, catalog);
     }
 
