@@ -33,6 +33,8 @@ final class DiskCommand {
         @Option(names = "--instance", paramLabel = "INSTANCE_ID", description = "Attach to this instance once created.") String instance;
         @Option(names = "--wait", description = "Wait until the disks are ready.") boolean wait;
 
+        static final int ATTACH_BATCH = 10;
+
         @Override
         public Integer call() throws Exception {
             String z = zone != null ? zone : firstZone();
@@ -46,9 +48,11 @@ final class DiskCommand {
                 waitFor("disks to be created", WAIT, () -> disks(ids), d -> d.path("DiskState").asText().equals("UNATTACHED"));
             }
             if (instance != null) {
-                ObjectNode a = params().put("InstanceId", instance);
-                a.set("DiskIds", array(ids));
-                api().call("AttachDisks", a);
+                for (int from = 0; from < ids.size(); from += ATTACH_BATCH) { // AttachDisks takes 10 disks per call
+                    ObjectNode a = params().put("InstanceId", instance);
+                    a.set("DiskIds", array(ids.subList(from, Math.min(ids.size(), from + ATTACH_BATCH))));
+                    api().call("AttachDisks", a);
+                }
                 if (wait) waitFor("disks to attach", WAIT, () -> disks(ids), d -> d.path("DiskState").asText().equals("ATTACHED"));
             }
             if (global().output == Output.Format.json) out().object(r); else ids.forEach(System.out::println);

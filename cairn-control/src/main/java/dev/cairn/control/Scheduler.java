@@ -54,6 +54,8 @@ public final class Scheduler implements AutoCloseable {
     static final int MAX_ATTEMPTS = 4;
     static final Duration FIRST_RETRY = Duration.ofMinutes(2);
     static final int CONCURRENT_RUNS = 64;
+    /** How long finished runs stay in a policy's history. */
+    static final Duration HISTORY = Duration.ofDays(90);
     private static final DateTimeFormatter NAME_TIME = DateTimeFormatter.ofPattern("yyyyMMdd_HH");
 
     /** Where a test may stop a worker dead (it keeps its lease and does nothing more). */
@@ -190,6 +192,8 @@ public final class Scheduler implements AutoCloseable {
             }
             List<String> disks = tx.query("SELECT disk_id FROM auto_snapshot_policy_disks WHERE policy_id = ? ORDER BY disk_id",
                     rs -> rs.getString(1), p.policyId());
+            tx.update("DELETE FROM auto_snapshot_runs WHERE policy_id = ? AND due_at < ? AND state IN (?, ?, ?)", p.policyId(),
+                    now.minus(HISTORY).toEpochMilli(), SUCCESS, FAILED, SKIPPED);
             for (String disk : disks) {
                 tx.update("""
                         INSERT INTO auto_snapshot_runs (run_id, policy_id, account_id, disk_id, due_at, state, attempts, not_before, detail)

@@ -183,6 +183,30 @@ abstract class PolicyContract extends SnapshotFixture {
     }
 
     @Test
+    void aFailingHookDoesNotCostTheScheduledSnapshotAndTheRunSaysSo() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        java.nio.file.Path hooks = java.nio.file.Files.createDirectories(dir.resolve("hooks"));
+        java.nio.file.Path log = dir.resolve("hook.log");
+        hook(hooks.resolve("freeze"), "echo \"$CAIRN_HOOK_PHASE $CAIRN_DISK_ID\" >> " + log + "; exit 3");
+        hook(hooks.resolve("thaw"), "echo \"$CAIRN_HOOK_PHASE $CAIRN_POLICY_ID\" >> " + log);
+        PolicyService.Created p = control.policies().create(alice, new Spec("hooked", List.of(new Rule(List.of(2), List.of(), List.of(), 0)),
+                null, null, null, "freeze", "thaw", 5), false);
+        control.policies().bind(alice, p.policyId(), List.of(disk));
+        advance(Duration.ofDays(1));
+        assertThat(snapshotsOf(disk)).hasSize(1).allMatch(s -> s.state() == SnapshotState.NORMAL);
+        assertThat(java.nio.file.Files.readAllLines(log)).containsExactly("pre " + disk, "post " + p.policyId());
+        PolicyService.Run run = control.policies().history(alice, p.policyId(), null, 10).getFirst();
+        assertThat(run.state()).isEqualTo("SUCCESS");
+        assertThat(run.detail()).contains("pre-hook failed", "exit status 3", "crash-consistent only");
+        assertThat(policy(p.policyId()).preHook()).isEqualTo("freeze");
+    }
+
+    private static void hook(java.nio.file.Path file, String body) throws java.io.IOException {
+        java.nio.file.Files.writeString(file, "#!/bin/sh\n" + body + "\n");
+        java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    @Test
     void policyRulesAndLimitsAnswerPreciseErrorsAndCreateNothing() {
         String disk = dataDiskOf(runningInstanceWithDisk());
         Spec bad = new Spec("x", List.of(new Rule(List.of(25), List.of(), List.of(), 0)), null, null, null, null, null, null);

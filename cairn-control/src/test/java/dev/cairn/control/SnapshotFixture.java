@@ -67,7 +67,7 @@ abstract class SnapshotFixture {
         cache = new BaseCache(dir.resolve("cache"), repo);
         volumes = new VolumeManager(dir.resolve("volumes"), repo.blockSize(), cache);
         control = new CloudControl(catalog, volumes, new SnapshotEngine(repo, volumes, cache, 2), Region.defaultRegion(),
-                Limits.defaults(), clock, 0);
+                Limits.defaults(), clock, 0, new ServerHooks(dir.resolve("hooks")));
     }
 
     void stopNode() throws Exception {
