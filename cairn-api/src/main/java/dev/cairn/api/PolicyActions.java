@@ -154,32 +154,35 @@ final class PolicyActions {
 
     /** DescribeSnapshotOperationLogs: filter {@code snapshot-id} (required, ≤ 10 ids), optional window. */
     Object snapshotLogs(Caller caller, Params p) {
-        List<String> ids = logIds(p, "snapshot-id", SnapshotActions.SNAPSHOT_ID);
-        Instant[] window = window(p);
-        p.end();
-        List<SnapshotLog> out = new ArrayList<>();
-        for (String id : ids) {
-            for (OperationRecord r : inWindow(control.operationLog(caller, id), window)) {
-                String op = snapshotOperation(r);
-                if (op != null) out.add(new SnapshotLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt())));
-            }
-        }
-        return new SnapshotLogsResult(out);
+        return new SnapshotLogsResult(logs(caller, p, "snapshot-id", SnapshotActions.SNAPSHOT_ID, PolicyActions::snapshotOperation,
+                (id, r, op) -> new SnapshotLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()))));
     }
 
     /** DescribeDiskOperationLogs: filter {@code disk-id} (required, ≤ 10 ids), optional window. */
     Object diskLogs(Caller caller, Params p) {
-        List<String> ids = logIds(p, "disk-id", CbsActions.DISK_ID);
+        return new DiskLogsResult(logs(caller, p, "disk-id", CbsActions.DISK_ID, r -> diskOperation(r.action()),
+                (id, r, op) -> new DiskLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()))));
+    }
+
+    @FunctionalInterface
+    private interface LogEntry<T> {
+        T of(String resourceId, OperationRecord record, String operation);
+    }
+
+    /** The operation log entries of the filtered resources that have a Tencent operation name, oldest first per resource. */
+    private <T> List<T> logs(Caller caller, Params p, String filterName, Pattern idPattern,
+                             java.util.function.Function<OperationRecord, String> operation, LogEntry<T> entry) {
+        List<String> ids = logIds(p, filterName, idPattern);
         Instant[] window = window(p);
         p.end();
-        List<DiskLog> out = new ArrayList<>();
+        List<T> out = new ArrayList<>();
         for (String id : ids) {
             for (OperationRecord r : inWindow(control.operationLog(caller, id), window)) {
-                String op = diskOperation(r.action());
-                if (op != null) out.add(new DiskLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt())));
+                String op = operation.apply(r);
+                if (op != null) out.add(entry.of(id, r, op));
             }
         }
-        return new DiskLogsResult(out);
+        return out;
     }
 
     // ---- helpers ----
