@@ -94,6 +94,15 @@ class PolicySdkTest {
         bind.setDiskIds(new String[] {disk});
         cbs.BindAutoSnapshotPolicy(bind);
 
+        com.tencentcloudapi.cbs.v20170312.models.DescribeDiskOperationLogsRequest diskLogs = new com.tencentcloudapi.cbs.v20170312.models.DescribeDiskOperationLogsRequest();
+        Filter diskFilter = new Filter();
+        diskFilter.setName("disk-id");
+        diskFilter.setValues(new String[] {disk});
+        diskLogs.setFilters(new Filter[] {diskFilter});
+        assertThat(cbs.DescribeDiskOperationLogs(diskLogs).getDiskOperationLogSet())
+                .extracting(com.tencentcloudapi.cbs.v20170312.models.DiskOperationLog::getOperation)
+                .contains("CBS_OPERATION_CREATE", "ASP_OPERATION_BIND"); // made by RunInstances, then bound
+
         AutoSnapshotPolicy p = describe(id);
         assertThat(p.getAutoSnapshotPolicyName()).isEqualTo("weekdays");
         assertThat(p.getAutoSnapshotPolicyState()).isEqualTo("NORMAL");
