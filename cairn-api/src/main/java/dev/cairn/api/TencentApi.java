@@ -89,7 +89,7 @@ final class TencentApi {
                 .labelNames("action", "code").register(registry);
         this.latency = Histogram.builder().name("cairn_api_request_duration_seconds")
                 .help("Tencent API request latency by action").labelNames("action")
-                .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+                .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
                 .register(registry);
         SchedulerMetrics.register(registry, control.scheduler());
     }

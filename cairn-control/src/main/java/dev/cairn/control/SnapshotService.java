@@ -157,6 +157,7 @@ public final class SnapshotService implements AutoCloseable {
                                 Fence fence) {
         Instant now = clock.instant();
         String action = groupId == null ? "CreateSnapshot" : "CreateSnapshotGroup";
+        long t0 = System.nanoTime();
         List<Planned> plan = catalog.write(tx -> {
             List<Planned> out = new ArrayList<>();
             String instance = null;
@@ -206,6 +207,7 @@ public final class SnapshotService implements AutoCloseable {
             requests.add(new SnapshotEngine.Request(p.disk().diskId(), p.lastManifest() == null ? null : ManifestId.parse(p.lastManifest()), meta));
         }
         List<SnapshotEngine.Job> jobs;
+        long t1 = System.nanoTime();
         try {
             jobs = engine.begin(requests);
         } catch (IllegalStateException busy) {
@@ -221,7 +223,9 @@ public final class SnapshotService implements AutoCloseable {
             capturing.put(plan.get(i).snapshotId(), jobs.get(i));
             captureEnds.put(plan.get(i).snapshotId(), new java.util.concurrent.CompletableFuture<>());
         }
-        log.info("snapshot barrier account={} request_id={} snapshots={} disks={} group={}", caller.accountId(), caller.requestId(),
+        long t2 = System.nanoTime();
+        log.info("snapshot barrier catalog_ms={} barrier_ms={} account={} request_id={} snapshots={} disks={} group={}",
+                (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, caller.accountId(), caller.requestId(),
                 plan.stream().map(Planned::snapshotId).toList(), diskIds, groupId);
         background.submit("capture " + plan.getFirst().snapshotId(), () -> runCaptures(plan, jobs, groupId));
         return plan.stream().map(Planned::snapshotId).toList();

@@ -22,18 +22,22 @@ import org.roaringbitmap.RoaringBitmap;
  * <em>D</em> of blocks to capture is frozen (the tracker's set, plus whatever the caller adds for a
  * full rescan), an empty set starts, and changes resume — milliseconds, whatever the disk size.
  *
- * <p><b>Copy-before-write.</b> Until the capture ends, a change that touches a block of D that has not
- * been taken yet first copies the block's old bytes to a spill file ({@code DIR/<disk>.cow}), then
- * proceeds. The capture reads each block of D exactly once through {@link Capture#read}: from the live
- * volume if no change took it first, else from the spill file. Whoever takes a block does so under the
- * block's stripe lock and marks it taken only once its bytes are safe (read by the capture, or in the
- * spill), so a change that sees the mark without the lock may overwrite the block at once — each block
- * of D is read as it was at the barrier, never a mix.
+ * <p><b>Copy-before-write, by the page.</b> Until the capture ends, a change that touches a block of D
+ * the capture has not read yet first copies the old bytes of the 4 KiB pages it touches (only those it
+ * has not copied already) to a spill file ({@code DIR/<disk>.cow}) at their own offsets, then
+ * proceeds: a 4 KiB write costs a 4 KiB copy, not a whole block. The capture reads each block of D
+ * exactly once through {@link Capture#read}: the live block, with the saved pages laid over it. Both
+ * happen under the block's stripe lock, and a change saves before it writes, so any page the live read
+ * may have caught mid-change is one the overlay replaces — each block of D is read as it was at the
+ * barrier, never a mix. The block is marked taken only after that read, so a change that sees the mark
+ * without the lock may overwrite it at once.
  *
  * <p>Reads, flushes and extents pass straight through (they change nothing).
  */
 public final class TrackedVolume implements Volume {
     private static final int STRIPES = 64;
+    /** Copy-before-write unit: a page (a block smaller than a page is one page). */
+    private static final int PAGE = 4096;
 
     private final String name;
     private final Volume inner;
@@ -228,6 +232,8 @@ public final class TrackedVolume implements Volume {
         private final long sizeAtBarrier;
         private final String relativeTo;
         private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+        /** Per block not read yet: which of its pages are in the spill. Changed under the block's stripe lock. */
+        private final java.util.Map<Long, long[]> saved = new java.util.concurrent.ConcurrentHashMap<>();
         private final Object spillLock = new Object();
         private FileChannel spill; // opened on first use; guarded by spillLock
         private volatile boolean finished;
@@ -275,17 +281,37 @@ public final class TrackedVolume implements Volume {
             lock.lock();
             try {
                 if (finished) throw new IOException("capture of " + volume.name + " has ended");
-                if (!taken.get(block)) {
-                    volume.inner.read(block * blockSize(), dst); // nobody changed it since the barrier
-                    taken.set(block); // only now: a change that sees the bit may overwrite the block at once
-                    return;
-                }
+                if (taken.get(block)) throw new IOException("capture of " + volume.name + ": block " + block + " read twice");
+                int start = dst.position();
+                volume.inner.read(block * blockSize(), dst);
+                long[] pages = saved.remove(block);
+                if (pages != null) overlay(block, pages, dst, start); // what changes overwrote since the barrier
+                taken.set(block); // only now: a change that sees the bit may overwrite the block at once
             } finally {
                 lock.unlock();
             }
-            readSpill(block, dst); // a change took it first and wrote its old bytes here, under the lock
         }
 
+        private static boolean has(long[] pages, int p) {
+            return (pages[p >>> 6] & (1L << p)) != 0;
+        }
+
+        /** Reads the saved pages of {@code block} from the spill over their places in {@code dst}. */
+        private void overlay(long block, long[] pages, ByteBuffer dst, int start) throws IOException {
+            int len = blockLength(block);
+            int count = (len + PAGE - 1) / PAGE;
+            for (int p = 0; p < count; p++) {
+                if (!has(pages, p)) continue;
+                int q = p;
+                while (q + 1 < count && has(pages, q + 1)) q++;
+                ByteBuffer part = dst.duplicate();
+                part.limit(start + Math.min(len, (q + 1) * PAGE)).position(start + p * PAGE);
+                readSpill(block * blockSize() + (long) p * PAGE, part);
+                p = q;
+            }
+        }
+
+        /** Saves the old bytes of the pages that {@code [offset, offset + length)} touches in blocks of D not read yet. */
         private void preserve(long offset, long length) throws IOException {
             int bs = blockSize();
             long first = offset / bs;
@@ -296,18 +322,30 @@ public final class TrackedVolume implements Volume {
                 lock.lock();
                 try {
                     if (finished || taken.get(b)) continue;
-                    ByteBuffer old = ByteBuffer.allocate(blockLength(b));
-                    volume.inner.read(b * bs, old);
-                    old.flip();
-                    writeSpill(b, old);
-                    taken.set(b); // after the spill holds it: see read()
+                    long start = b * bs;
+                    int len = blockLength(b);
+                    int p0 = (int) ((Math.max(offset, start) - start) / PAGE);
+                    int p1 = (int) ((Math.min(offset + length, start + len) - 1 - start) / PAGE);
+                    long[] pages = saved.computeIfAbsent(b, k -> new long[((bs + PAGE - 1) / PAGE + 63) / 64]);
+                    for (int p = p0; p <= p1; p++) {
+                        if (has(pages, p)) continue;
+                        int q = p;
+                        while (q + 1 <= p1 && !has(pages, q + 1)) q++;
+                        long from = start + (long) p * PAGE;
+                        ByteBuffer old = ByteBuffer.allocate((int) (Math.min(start + len, start + (long) (q + 1) * PAGE) - from));
+                        volume.inner.read(from, old);
+                        old.flip();
+                        writeSpill(from, old);
+                        for (int i = p; i <= q; i++) pages[i >>> 6] |= 1L << i; // after the spill holds them: see read()
+                        p = q;
+                    }
                 } finally {
                     lock.unlock();
                 }
             }
         }
 
-        private void writeSpill(long block, ByteBuffer bytes) throws IOException {
+        private void writeSpill(long pos, ByteBuffer bytes) throws IOException {
             FileChannel ch;
             synchronized (spillLock) {
                 if (spill == null) {
@@ -316,20 +354,18 @@ public final class TrackedVolume implements Volume {
                 }
                 ch = spill;
             }
-            long pos = block * blockSize();
             while (bytes.hasRemaining()) pos += ch.write(bytes, pos);
         }
 
-        private void readSpill(long block, ByteBuffer dst) throws IOException {
+        private void readSpill(long pos, ByteBuffer dst) throws IOException {
             FileChannel ch;
             synchronized (spillLock) {
                 ch = spill;
             }
-            if (ch == null) throw new IOException("capture of " + volume.name + ": block " + block + " was taken twice");
-            long pos = block * blockSize();
+            if (ch == null) throw new IOException("capture of " + volume.name + ": no spill for offset " + pos);
             while (dst.hasRemaining()) {
                 int n = ch.read(dst, pos);
-                if (n < 0) throw new IOException("capture spill of " + volume.name + " is short at block " + block);
+                if (n < 0) throw new IOException("capture spill of " + volume.name + " is short at offset " + pos);
                 pos += n;
             }
         }

@@ -50,8 +50,8 @@ class TrackedVolumeTest {
                             while (!stop.get()) {
                                 r.nextBytes(junk);
                                 long off = (long) r.nextInt(SIZE / 4096 - 3) * 4096;
-                                switch (r.nextInt(3)) {
-                                    case 0 -> disk.write(off, ByteBuffer.wrap(junk), false);
+                                switch (r.nextInt(3)) { // unaligned writes too: copy-before-write works by the page
+                                    case 0 -> disk.write(off + r.nextInt(4096), ByteBuffer.wrap(junk, 0, 1 + r.nextInt(junk.length - 4096)), false);
                                     case 1 -> disk.trim(off, 8192, false);
                                     default -> disk.writeZeroes(off, 4096, false, false);
                                 }
