@@ -255,7 +255,8 @@ PYREAD
       | tee -a "$work/logs/fio-load.json" | $py -c 'import json,sys; t=sys.stdin.read(); print(int(json.loads(t[t.index("{"):])["jobs"][0]["write"]["bw"]))'; }   # fio prints a line before its JSON
   alone=$(fio_bw)
   curl -s "$api/metrics" > "$work/logs/metrics-before-load.txt"   # CreateSnapshot latency counts only the calls under load
-  ( end=$((SECONDS + load_s)); while [ $SECONDS -lt $end ]; do cli snapshot create "$disk" --wait > /dev/null 2>&1 || true; done ) &
+  # the loop starts once fio is writing: right at its start the disk may still be closing after the run alone
+  ( sleep 2; end=$((SECONDS + load_s - 2)); while [ $SECONDS -lt $end ]; do cli snapshot create "$disk" --wait > /dev/null 2>&1 || true; done ) &
   local loop=$!
   during=$(fio_bw)
   wait "$loop"

@@ -3,6 +3,7 @@ package dev.cairn.api;
 import dev.cairn.control.Accounts;
 import dev.cairn.control.Caller;
 import dev.cairn.control.CloudControl;
+import dev.cairn.control.Quotas;
 import dev.cairn.control.TestClock;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -53,6 +54,39 @@ final class CairnActions {
     private TestClock testClock() {
         return control.testClock().orElseThrow(() -> new ApiError("UnsupportedOperation",
                 "this server runs on the system clock; start it with --test-clock to control time"));
+    }
+
+    record QuotaView(String name, long limit, long used, boolean custom, String counts) {}
+
+    record QuotasResult(String accountId, java.util.List<QuotaView> quotaSet) {}
+
+    /** DescribeAccountQuotas {@code {"AccountId": …}} (default: the caller's; another's: admin only). */
+    Object describeQuotas(Caller caller, Params p) {
+        long account = accountId(caller, p);
+        p.end();
+        return new QuotasResult(Long.toString(account), control.quotas().describe(caller, account).stream()
+                .map(u -> new QuotaView(u.quota().wireName(), u.limit(), u.used(), u.custom(), u.quota().counts())).toList());
+    }
+
+    /** ModifyAccountQuota (admin): {@code {"AccountId", "Name", "Limit"}} or {@code "Reset": true} for the default. */
+    Object modifyQuota(Caller caller, Params p) {
+        long account = accountId(caller, p);
+        Quotas.Quota quota = Quotas.Quota.named(p.requiredString("Name"));
+        boolean reset = p.bool("Reset").orElse(false);
+        Long limit = p.integer("Limit", -1, Long.MAX_VALUE).orElse(null);
+        p.end();
+        if (reset == (limit != null)) throw new ApiError("InvalidParameter", "give either `Limit` or `Reset`: true.");
+        control.quotas().modify(caller, account, quota, reset ? null : limit);
+        return new CbsActions.Empty();
+    }
+
+    private static long accountId(Caller caller, Params p) {
+        String id = p.string("AccountId").orElse(Long.toString(caller.accountId()));
+        try {
+            return Long.parseLong(id);
+        } catch (NumberFormatException e) {
+            throw new ApiError("InvalidParameterValue", "`AccountId` must be an account's numeric id, got `" + Params.clip(id) + "`.");
+        }
     }
 
     record CreateAccountResult(String accountId, String secretId, String secretKey) {}

@@ -149,7 +149,9 @@ final class TencentApi {
                 entry("CollectRepositoryGarbage", snap::collectGarbage),
                 entry("DescribeRepository", snap::describeRepository),
                 entry("RebuildCatalog", snap::rebuildCatalog),
-                entry("DescribeAutoSnapshotPolicyRuns", policy::runs));
+                entry("DescribeAutoSnapshotPolicyRuns", policy::runs),
+                entry("DescribeAccountQuotas", cairn::describeQuotas),
+                entry("ModifyAccountQuota", cairn::modifyQuota));
     }
 
     Map<String, Action> routes() {
@@ -252,6 +254,7 @@ final class TencentApi {
                 case SNAPSHOT -> "InvalidSnapshotId.NotFound";
                 case SNAPSHOT_GROUP -> "ResourceNotFound.NotFound";
                 case AUTO_SNAPSHOT_POLICY -> "InvalidAutoSnapshotPolicyId.NotFound";
+                case ACCOUNT -> "InvalidAccountId.NotFound";
             }, e.getMessage());
             case InvalidValue e -> new TcError(switch (e.reason()) {
                 case VALUE -> "InvalidParameterValue";
@@ -270,6 +273,7 @@ final class TencentApi {
                 case INSTANCES_PER_ACCOUNT -> "LimitExceeded.InstanceQuota";
                 case POLICIES_PER_ACCOUNT -> "LimitExceeded.AutoSnapshotPolicyOutOfQuota";
                 case DISKS_PER_POLICY -> "InvalidParameterValue.BindDiskLimitExceeded";
+                case SNAPSHOTS_PER_DISK, SNAPSHOTS_PER_REGION -> "InsufficientSnapshotQuota";
             }, e.getMessage());
             case DiskConflict e -> new TcError(switch (e.problem()) {
                 case ATTACHED -> "ResourceUnavailable.Attached";

@@ -276,4 +276,35 @@ class SnapshotSdkTest {
         assertCode("InvalidFilter", () -> common.call("DescribeSnapshots", "{\"Filters\":[{\"Name\":\"color\",\"Values\":[\"x\"]}]}"));
         assertCode("InvalidSnapshotId.Malformed", () -> common.call("DescribeSnapshots", "{\"SnapshotIds\":[\"disk-12345678\"]}"));
     }
+
+    @Test
+    void quotasAreVisibleAndEnforcedWithTencentsCode() throws Exception {
+        CommonClient common = api.common(api.admin);
+        String disk = newDisk(10, null);
+        common.call("ModifyAccountQuota", "{\"Name\":\"snapshots-per-disk\",\"Limit\":1}");
+        try {
+            snapshot(disk, "the only one");
+            assertCode("InsufficientSnapshotQuota", () -> {
+                CreateSnapshotRequest req = new CreateSnapshotRequest();
+                req.setDiskId(disk);
+                cbs.CreateSnapshot(req);
+            });
+            JsonNode quotas = TencentApi.JSON.readTree(common.call("DescribeAccountQuotas", "{}")).path("Response");
+            assertThat(quotas.path("AccountId").asText()).isEqualTo(Long.toString(api.admin.accountId()));
+            JsonNode perDisk = null;
+            for (JsonNode q : quotas.path("QuotaSet")) if (q.path("Name").asText().equals("snapshots-per-disk")) perDisk = q;
+            assertThat(perDisk).isNotNull();
+            assertThat(perDisk.path("Limit").asLong()).isEqualTo(1);
+            assertThat(perDisk.path("Used").asLong()).isGreaterThanOrEqualTo(1);
+            assertThat(perDisk.path("Custom").asBoolean()).isTrue();
+            assertCode("UnauthorizedOperation", () -> api.common(bob).call("ModifyAccountQuota", "{\"Name\":\"instances\",\"Limit\":1}"));
+            assertCode("UnauthorizedOperation", () -> api.common(bob).call("DescribeAccountQuotas",
+                    "{\"AccountId\":\"" + api.admin.accountId() + "\"}"));
+            assertCode("InvalidParameterValue", () -> common.call("ModifyAccountQuota", "{\"Name\":\"bananas\",\"Limit\":1}"));
+            assertCode("InvalidParameter", () -> common.call("ModifyAccountQuota", "{\"Name\":\"instances\"}"));
+            assertCode("InvalidAccountId.NotFound", () -> common.call("DescribeAccountQuotas", "{\"AccountId\":\"42\"}"));
+        } finally {
+            common.call("ModifyAccountQuota", "{\"Name\":\"snapshots-per-disk\",\"Reset\":true}");
+        }
+    }
 }

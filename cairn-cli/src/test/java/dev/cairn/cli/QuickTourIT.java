@@ -75,6 +75,15 @@ class QuickTourIT {
             assertThat(denied.exit()).isNotZero();
             assertThat(denied.err()).contains("InvalidDiskId.NotFound");
 
+            // quotas: the admin raises alice's; alice sees hers but cannot change them
+            String aliceId = JSON.readTree(alice).path("accountId").asText();
+            String quotas = cairn(creds, "account", "quota", "--account", aliceId, "--set", "snapshots-per-disk=100").ok().out();
+            assertThat(quotas).containsPattern("snapshots-per-disk\\s+100\\s+0\\s+true");
+            assertThat(cairn(aliceCreds, "account", "quota").ok().out()).containsPattern("auto-snapshot-policies\\s+30\\s+0\\s+false");
+            Tools.Result notAdmin = cairn(aliceCreds, "account", "quota", "--set", "instances=1000");
+            assertThat(notAdmin.exit()).isNotZero();
+            assertThat(notAdmin.err()).contains("UnauthorizedOperation");
+
             assertThat(server.stop()).isZero();
         }
     }

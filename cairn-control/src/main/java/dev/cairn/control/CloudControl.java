@@ -68,6 +68,7 @@ public final class CloudControl implements AutoCloseable {
     private final Rollbacks rollbacks;
     private final RepositoryMaintenance repository;
     private final ServerHooks hooks;
+    private final Quotas quotas;
     private final PolicyService policies;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
@@ -132,6 +133,7 @@ public final class CloudControl implements AutoCloseable {
         this.repository = new RepositoryMaintenance(this, catalog, clock, snapshots);
         this.transitions = new Transitions(catalog, volumes, clock, rollbacks::stopFlatten, snapshots::release);
         this.hooks = hooks;
+        this.quotas = new Quotas(catalog, limits, clock);
         this.policies = new PolicyService(this, catalog, clock, hooks);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
@@ -155,6 +157,8 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    /** Per-account quotas (snapshots per disk and region, policies, instances). */
+    public Quotas quotas() { return quotas; }
     /** This node's scheduler worker (its statistics, for /metrics). */
     public Scheduler scheduler() { return scheduler; }
 
@@ -338,10 +342,7 @@ public final class CloudControl implements AutoCloseable {
 
     private void checkInstanceQuota(Catalog.Tx tx, Caller caller, int more) throws SQLException {
         long have = tx.count("SELECT COUNT(*) FROM instances WHERE account_id = ?", caller.accountId());
-        if (have + more > limits.instancesPerAccount()) {
-            throw new QuotaExceeded(QuotaExceeded.Quota.INSTANCES_PER_ACCOUNT, "the account has " + have
-                    + " instances; " + more + " more would exceed its quota of " + limits.instancesPerAccount());
-        }
+        quotas.require(tx, caller.accountId(), Quotas.Quota.INSTANCES, have, more, "the account");
     }
 
     private void checkSystemDisk(DiskSpec sys, Image image) {

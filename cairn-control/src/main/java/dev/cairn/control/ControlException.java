@@ -11,7 +11,7 @@ public abstract sealed class ControlException extends RuntimeException {
         super(message, null, false, false); // a refusal, not a bug: no stack trace needed
     }
 
-    public enum ResourceKind { DISK, INSTANCE, IMAGE, SNAPSHOT, SNAPSHOT_GROUP, AUTO_SNAPSHOT_POLICY }
+    public enum ResourceKind { DISK, INSTANCE, IMAGE, SNAPSHOT, SNAPSHOT_GROUP, AUTO_SNAPSHOT_POLICY, ACCOUNT }
 
     /** The id is well-formed but names nothing the caller owns (or nothing at all). */
     public static final class NotFound extends ControlException {
@@ -26,6 +26,7 @@ public abstract sealed class ControlException extends RuntimeException {
                 case SNAPSHOT -> "snapshot";
                 case SNAPSHOT_GROUP -> "snapshot group";
                 case AUTO_SNAPSHOT_POLICY -> "auto-snapshot policy";
+                case ACCOUNT -> "account";
             } + " `" + id + "` does not exist");
             this.kind = kind;
             this.id = id;
@@ -54,7 +55,7 @@ public abstract sealed class ControlException extends RuntimeException {
 
     /** An account or instance quota would be exceeded. */
     public static final class QuotaExceeded extends ControlException {
-        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT, POLICIES_PER_ACCOUNT, DISKS_PER_POLICY }
+        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT, POLICIES_PER_ACCOUNT, DISKS_PER_POLICY, SNAPSHOTS_PER_DISK, SNAPSHOTS_PER_REGION }
 
         private final Quota quota;
 

@@ -9,7 +9,8 @@ import java.util.Map;
  * <p>Data disk sizes stop at 16000 GiB (not Tencent's 32000): a disk is one sparse file and ext4 caps a
  * file at 16 TiB. Auto-snapshot policies: 30 per account (Tencent's per-region quota as far as it is
  * known), 80 disks per BindAutoSnapshotPolicy call (documented), and — Cairn's own choice, Tencent does
- * not publish one — 1,000 disks per policy.
+ * not publish one — 1,000 disks per policy. Snapshots: 64 per disk, and no limit per region (Tencent's
+ * current rule). The per-account quotas ({@link Quotas}) start from these.
  */
 public record Limits(
         Map<DiskType, SizeRule> dataDiskSizes,
@@ -24,7 +25,9 @@ public record Limits(
         int idsPerDescribe,
         int policiesPerAccount,
         int disksPerBind,
-        int disksPerPolicy) {
+        int disksPerPolicy,
+        long snapshotsPerDisk,
+        long snapshotsPerRegion) {
 
     /** Allowed sizes in GiB: {@code min <= size <= max} and {@code size % step == 0}. */
     public record SizeRule(long min, long max, long step) {
@@ -50,7 +53,7 @@ public record Limits(
         sizes.put(DiskType.CLOUD_SSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_HSSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_TSSD, new SizeRule(20, 16000, 1));
-        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100, 30, 80, 1000);
+        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100, 30, 80, 1000, 64, -1);
     }
 
     public SizeRule dataDiskSize(DiskType type) {

@@ -74,10 +74,7 @@ public final class PolicyService {
             String id = Ids.autoSnapshotPolicy();
             catalog.write(tx -> {
                 long mine = tx.count("SELECT COUNT(*) FROM auto_snapshot_policies WHERE account_id = ?", caller.accountId());
-                if (mine >= control.limits().policiesPerAccount()) {
-                    throw new QuotaExceeded(QuotaExceeded.Quota.POLICIES_PER_ACCOUNT, "this account already has " + mine
-                            + " auto-snapshot policies, the most allowed");
-                }
+                control.quotas().require(tx, caller.accountId(), Quotas.Quota.AUTO_SNAPSHOT_POLICIES, mine, 1, "the account");
                 tx.update("INSERT INTO auto_snapshot_policies (" + AutoSnapshotPolicy.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         id, caller.accountId(), spec.name() == null ? CloudControl.UNNAMED : spec.name(), schedule.encode(), activated,
                         permanent, retention, spec.preHook(), spec.postHook(),

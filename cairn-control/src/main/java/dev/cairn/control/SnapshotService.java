@@ -171,9 +171,13 @@ public final class SnapshotService implements AutoCloseable {
                     }
                     instance = d.instanceId();
                 }
+                control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK,
+                        tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ?", d.diskId()), 1, "disk `" + d.diskId() + "`");
                 String member = groupId == null ? name : name + "_" + i;
                 out.add(new Planned(Ids.snapshot(), d, lastManifest(tx, d.diskId()), member));
             }
+            control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_REGION,
+                    tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ?", caller.accountId()), out.size(), "the account");
             for (Planned p : out) {
                 tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),

@@ -272,6 +272,7 @@ abstract class SnapshotContract extends SnapshotFixture {
 
     @Test
     void withAThousandSnapshotsOfADiskOneMoreCostsWhatItChanged() throws Exception {
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, -1L); // past Tencent's 64 per disk
         String disk = dataDiskOf(runningInstanceWithDisk());
         List<String> ids = new java.util.ArrayList<>();
         for (int i = 0; i < 1000; i++) {
@@ -335,5 +336,63 @@ abstract class SnapshotContract extends SnapshotFixture {
         try (var files = java.nio.file.Files.list(dir.resolve("volumes"))) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(clone));
         }
+    }
+
+    @Test
+    void quotasPerDiskAndPerAccountHoldAndAnAdminCanChangeThem() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, 2L);
+        awaitNormal(control.snapshots().createSnapshot(alice, disk, "1", null));
+        String second = control.snapshots().createSnapshot(alice, disk, "2", null);
+        awaitNormal(second);
+        assertThatThrownBy(() -> control.snapshots().createSnapshot(alice, disk, "3", null))
+                .isInstanceOfSatisfying(ControlException.QuotaExceeded.class,
+                        e -> assertThat(e.quota()).isEqualTo(ControlException.QuotaExceeded.Quota.SNAPSHOTS_PER_DISK))
+                .hasMessageContaining("snapshots-per-disk");
+        control.snapshots().deleteSnapshots(alice, List.of(second));
+        awaitNormal(control.snapshots().createSnapshot(alice, disk, "3", null)); // a slot freed
+
+        Quotas.Usage perDisk = control.quotas().describe(alice, alice.accountId()).stream()
+                .filter(u -> u.quota() == Quotas.Quota.SNAPSHOTS_PER_DISK).findFirst().orElseThrow();
+        assertThat(perDisk).isEqualTo(new Quotas.Usage(Quotas.Quota.SNAPSHOTS_PER_DISK, 2, 2, true));
+        assertThatThrownBy(() -> control.quotas().modify(alice, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, 100L))
+                .isInstanceOf(ControlException.Unauthorized.class);
+        assertThatThrownBy(() -> control.quotas().describe(alice, admin.accountId())).isInstanceOf(ControlException.Unauthorized.class);
+        assertThatThrownBy(() -> control.quotas().describe(admin, 999L)).isInstanceOf(NotFound.class);
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, null); // back to Tencent's 64
+        assertThat(control.quotas().describe(alice, alice.accountId()).getFirst().limit()).isEqualTo(64);
+    }
+
+    @Test
+    void concurrentCreatesCannotPassTheLastSlotsTogether() throws Exception {
+        List<String> diskIds = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            String instance = runningInstanceWithDisk();
+            disks().stream().filter(d -> instance.equals(d.instanceId())).forEach(d -> diskIds.add(d.diskId()));
+        }
+        assertThat(diskIds).hasSize(12);
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_REGION, 5L);
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<java.util.concurrent.Future<String>> calls = new java.util.ArrayList<>();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(12)) {
+            for (String d : diskIds) {
+                calls.add(pool.submit(() -> {
+                    go.await();
+                    try {
+                        return control.snapshots().createSnapshot(alice, d, null, null);
+                    } catch (ControlException.QuotaExceeded e) {
+                        return "refused";
+                    }
+                }));
+            }
+            go.countDown();
+            List<String> results = new java.util.ArrayList<>();
+            for (var f : calls) results.add(f.get());
+            assertThat(results.stream().filter(r -> r.startsWith("snap-"))).hasSize(5);
+            assertThat(results.stream().filter(r -> r.equals("refused"))).hasSize(7);
+        }
+        awaitIdle();
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).totalCount())
+                .isEqualTo(5); // nothing half-created
     }
 }
