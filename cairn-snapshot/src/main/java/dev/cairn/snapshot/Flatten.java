@@ -3,7 +3,11 @@ package dev.cairn.snapshot;
 import dev.cairn.volume.OverlayVolume;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Makes a layered disk independent of its base (DESIGN §3): copies every block the disk does not hold
@@ -13,6 +17,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Flatten {
     static final long FLUSH_EVERY = 256L << 20;
+    static final int WORKERS = 2;
+    static final int STRIPE = 64;
 
     /** Progress: blocks present so far of the total. */
     @FunctionalInterface
@@ -34,32 +40,113 @@ public final class Flatten {
         this.stop = stop;
     }
 
-    /** Runs to the end; returns normally once the disk no longer needs its base. */
+    /**
+     * Runs to the end; returns normally once the disk no longer needs its base. {@link #WORKERS} threads
+     * (this one and helpers, all at background priority) copy stripes of {@link #STRIPE} blocks taken
+     * in order, so fetching, decompressing and verifying blocks uses both cores; progress is the start
+     * of the lowest stripe still being copied (every block before it is present).
+     */
     public void run(Progress progress) throws IOException {
         BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
         long total = volume.blockCount();
-        long started = System.nanoTime();
-        long copied = 0;
-        long sinceFlush = 0;
-        for (long b = 0; b < total; b++) {
-            if (stop.getAsBoolean()) {
-                volume.flush();
-                throw new InterruptedIOException("flatten of " + volume + " stopped");
+        Shared shared = new Shared(total, System.nanoTime());
+        List<Thread> helpers = new ArrayList<>();
+        for (int i = 1; i < WORKERS; i++) {
+            helpers.add(Thread.ofPlatform().name(Thread.currentThread().getName() + "-" + i).daemon(true).start(() -> {
+                BackgroundPriority.lowerCurrentThread();
+                work(shared, progress);
+            }));
+        }
+        work(shared, progress);
+        for (Thread t : helpers) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                shared.fail(new InterruptedIOException("flatten interrupted"));
             }
-            long n = volume.flattenBlock(b);
-            if (n == 0) continue; // present already, or a zero block: nothing moved, nothing to pace
-            copied += n;
-            sinceFlush += n;
-            if (sinceFlush >= FLUSH_EVERY) {
-                volume.flush();
-                sinceFlush = 0;
-            }
-            progress.update(b + 1, total); // blocks before b+1 are all present now (callers throttle)
-            pace(started, copied);
+        }
+        if (shared.failure != null) {
+            volume.flush();
+            throw shared.failure;
         }
         volume.flush();
         if (!volume.dropBaseIfComplete()) throw new IOException("flatten of " + volume + " left " + volume.missingBlocks() + " blocks behind");
         progress.update(total, total);
+    }
+
+    /** What the workers share: the next stripe, stripes in flight, bytes copied, the first failure. */
+    private final class Shared {
+        final long total;
+        final long started;
+        final AtomicLong nextStripe = new AtomicLong();
+        final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
+        final AtomicLong copied = new AtomicLong();
+        final AtomicLong sinceFlush = new AtomicLong();
+        volatile IOException failure;
+
+        Shared(long total, long started) {
+            this.total = total;
+            this.started = started;
+        }
+
+        synchronized void fail(IOException e) {
+            if (failure == null) failure = e;
+        }
+
+        boolean stopped() {
+            return failure != null || stop.getAsBoolean();
+        }
+
+        private long reported = -1;
+
+        /** Reports how far every block is present, never less than before (callers throttle). */
+        synchronized void report(Progress progress) {
+            long present = presentBefore();
+            if (present > reported) {
+                reported = present;
+                progress.update(present, total);
+            }
+        }
+
+        /** Every block before this is present. */
+        synchronized long presentBefore() {
+            Long lowest = inFlight.ceiling(0L); // null when none is in flight (first() would throw if it just emptied)
+            return lowest != null ? lowest : Math.min(total, nextStripe.get() * STRIPE);
+        }
+    }
+
+    private void work(Shared s, Progress progress) {
+        try {
+            while (true) {
+                long first;
+                synchronized (s) { // take a stripe and mark it in flight together, so progress never runs ahead
+                    first = s.nextStripe.getAndIncrement() * STRIPE;
+                    if (first >= s.total) return;
+                    s.inFlight.add(first);
+                }
+                for (long b = first; b < Math.min(s.total, first + STRIPE); b++) {
+                    if (s.stopped()) {
+                        s.fail(new InterruptedIOException("flatten of " + volume + " stopped"));
+                        return;
+                    }
+                    long n = volume.flattenBlock(b);
+                    if (n == 0) continue; // present already, or a zero block: nothing moved, nothing to pace
+                    s.copied.addAndGet(n);
+                    if (s.sinceFlush.addAndGet(n) >= FLUSH_EVERY) {
+                        s.sinceFlush.set(0);
+                        volume.flush();
+                    }
+                    pace(s.started, s.copied.get());
+                }
+                s.inFlight.remove(first);
+                s.report(progress);
+            }
+        } catch (IOException e) {
+            s.fail(e);
+        } catch (RuntimeException e) {
+            s.fail(new IOException("flatten of " + volume + " failed", e));
+        }
     }
 
     /** Sleeps until {@code copiedBytes} are due at the rate limit (in short naps, so a stop is seen soon). */

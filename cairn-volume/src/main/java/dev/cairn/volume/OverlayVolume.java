@@ -235,7 +235,7 @@ public final class OverlayVolume implements Volume {
         ByteBuffer buf = ByteBuffer.allocate(len);
         base.readOnce(off, buf); // from now on the disk holds it: no need to cache it too
         buf.flip();
-        own.write(off, buf, false);
+        own.writeBulk(off, buf); // a whole block: around the page cache
         return len;
     }
 

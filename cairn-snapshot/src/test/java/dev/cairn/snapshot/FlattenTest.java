@@ -1,0 +1,101 @@
+package dev.cairn.snapshot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cairn.volume.BaseImage;
+import dev.cairn.volume.OverlayVolume;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Flatten with its two workers over a real overlay file: the disk ends as the base (plus its own writes), progress only grows, a stop resumes. */
+class FlattenTest {
+    static final int BS = 64 * 1024;
+    static final int SIZE = 640 * BS; // 10 stripes of 64 blocks
+    @TempDir Path dir;
+
+    /** A base held in memory; every 5th block is zeros (a hole in a snapshot). */
+    static byte[] baseBytes() {
+        byte[] b = new byte[SIZE];
+        new Random(5).nextBytes(b);
+        for (int blk = 0; blk < SIZE / BS; blk += 5) Arrays.fill(b, blk * BS, (blk + 1) * BS, (byte) 0);
+        return b;
+    }
+
+    static BaseImage memoryBase(byte[] bytes) {
+        return new BaseImage() {
+            @Override public String label() { return "m-1"; }
+            @Override public long size() { return bytes.length; }
+            @Override public void read(long offset, ByteBuffer dst) {
+                int n = dst.remaining();
+                dst.put(bytes, (int) offset, n);
+            }
+            @Override public boolean isZero(long offset, long length) {
+                for (long i = offset; i < offset + length; i++) if (bytes[(int) i] != 0) return false;
+                return true;
+            }
+            @Override public void close() { }
+        };
+    }
+
+    OverlayVolume layered(byte[] base) throws IOException {
+        Path own = dir.resolve("disk.raw"), meta = dir.resolve("disk.overlay");
+        if (!own.toFile().exists()) {
+            dev.cairn.volume.SparseFileVolume.create(own, SIZE).close();
+            OverlayVolume.layer(own, meta, SIZE, BS, "m-1");
+        }
+        return OverlayVolume.open(own, meta, memoryBase(base));
+    }
+
+    @RepeatedTest(5)
+    void theDiskEndsAsItsBasePlusItsOwnWritesAndProgressOnlyGrows() throws IOException {
+        byte[] base = baseBytes();
+        byte[] expected = base.clone();
+        try (OverlayVolume v = layered(base)) {
+            byte[] mine = new byte[3 * BS + 100];
+            new Random(9).nextBytes(mine);
+            v.write(7 * BS + 50, ByteBuffer.wrap(mine), false); // the disk's own, across blocks
+            System.arraycopy(mine, 0, expected, 7 * BS + 50, mine.length);
+            List<Long> seen = new ArrayList<>();
+            new Flatten(v, 0, () -> false).run((present, total) -> {
+                synchronized (seen) {
+                    seen.add(present);
+                }
+                assertThat(total).isEqualTo(SIZE / BS);
+            });
+            assertThat(seen).isSorted().last().isEqualTo((long) SIZE / BS);
+            assertThat(v.missingBlocks()).isZero();
+            ByteBuffer all = ByteBuffer.allocate(SIZE);
+            v.read(0, all);
+            assertThat(all.array()).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void aStoppedFlattenKeepsItsProgressAndTheNextRunFinishes() throws IOException {
+        byte[] base = baseBytes();
+        AtomicInteger polls = new AtomicInteger();
+        try (OverlayVolume v = layered(base)) {
+            assertThatThrownBy(() -> new Flatten(v, 0, () -> polls.incrementAndGet() > 200).run((p, t) -> { }))
+                    .isInstanceOf(InterruptedIOException.class);
+            long left = v.missingBlocks();
+            assertThat(left).isPositive().isLessThan(SIZE / BS);
+        }
+        try (OverlayVolume v = layered(base)) { // reopened, as after a restart
+            new Flatten(v, 0, () -> false).run((p, t) -> { });
+            ByteBuffer all = ByteBuffer.allocate(SIZE);
+            v.read(0, all);
+            assertThat(all.array()).isEqualTo(base);
+        }
+    }
+}
