@@ -116,14 +116,20 @@ final class SnapshotActions {
         p.oneOf("OrderField", List.of("CREATE_TIME"));
         boolean asc = p.oneOf("Order", List.of("ASC", "DESC")).orElse("DESC").equals("ASC");
         p.end();
-        Predicate<Snapshot> filter = Listing.all(filters, this::snapshotFilter);
+        Predicate<Snapshot> filter = Listing.all(filters, f -> snapshotFilter(caller, f));
         Comparator<Snapshot> order = Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::snapshotId);
         if (!asc) order = order.reversed();
         Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
-        return new DescribeSnapshotsResult(page.totalCount(), page.items().stream().map(s -> view(s, control.region())).toList());
+        Map<String, dev.cairn.control.SnapshotShares.Summary> shared = control.snapshotShares().summaries(caller);
+        return new DescribeSnapshotsResult(page.totalCount(), page.items().stream()
+                .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()))).toList());
     }
 
-    private Predicate<Snapshot> snapshotFilter(Listing.Filter f) {
+    private static String type(Snapshot s, Caller caller) {
+        return s.accountId() == caller.accountId() ? "PRIVATE_SNAPSHOT" : "SHARED_SNAPSHOT";
+    }
+
+    private Predicate<Snapshot> snapshotFilter(Caller caller, Listing.Filter f) {
         return switch (f.name()) {
             case "snapshot-id" -> Listing.anyOf(f, Snapshot::snapshotId);
             case "snapshot-name" -> Listing.anyOf(f, Snapshot::name);
@@ -136,16 +142,18 @@ final class SnapshotActions {
                 Predicate<Boolean> b = Listing.booleanValues(f);
                 yield s -> b.test(false); // Cairn snapshots are not encrypted per disk
             }
-            case "snapshot-type" -> Listing.anyOf(f, s -> "PRIVATE_SNAPSHOT");
+            case "snapshot-type" -> Listing.anyOf(f, s -> type(s, caller));
             default -> throw Listing.invalidFilter(f, SNAPSHOT_FILTERS);
         };
     }
 
-    static SnapshotView view(Snapshot s, Region region) {
+    /** {@code shared}: how the caller's own snapshot is shared, or null. */
+    static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared) {
         return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), false, s.state().name(),
                 s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
-                List.of(), 0, "PRIVATE_SNAPSHOT", s.diskSizeGib(), s.diskId(), List.of(), false,
-                Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(), null, List.of(), false,
+                List.of(), shared == null ? 0 : shared.accounts(), type(s, caller), s.diskSizeGib(), s.diskId(), List.of(), false,
+                Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(),
+                shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), false,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
                 s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead());
     }
@@ -253,6 +261,39 @@ final class SnapshotActions {
         if (ids.isEmpty()) throw ApiError.missing("SnapshotGroupId");
         snapshots.deleteSnapshotGroups(caller, ids);
         return new CbsActions.Empty();
+    }
+
+    // ---- sharing ----
+
+    record ShareView(String accountId, String createdTime) {}
+
+    record SharesResult(List<ShareView> sharePermissionSet) {}
+
+    /** ModifySnapshotsSharePermission: SnapshotIds, AccountIds (≤ 50 per snapshot), Permission SHARE or CANCEL. */
+    Object modifySharePermission(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
+        if (ids.isEmpty()) throw ApiError.missing("SnapshotIds");
+        List<String> accounts = p.requiredStrings("AccountIds");
+        String permission = p.oneOf("Permission", List.of("SHARE", "CANCEL")).orElseThrow(() -> ApiError.missing("Permission"));
+        p.end();
+        List<Long> accountIds = new java.util.ArrayList<>();
+        for (int i = 0; i < accounts.size(); i++) {
+            try {
+                accountIds.add(Long.parseLong(accounts.get(i)));
+            } catch (NumberFormatException e) {
+                throw ApiError.value("AccountIds." + i, "`AccountIds." + i + "` must be an account's numeric id, got '" + Params.clip(accounts.get(i)) + "'.");
+            }
+        }
+        control.snapshotShares().modify(caller, ids, accountIds, permission.equals("SHARE"));
+        return new CbsActions.Empty();
+    }
+
+    Object describeSharePermission(Caller caller, Params p) {
+        String id = p.id("SnapshotId", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotId"));
+        p.end();
+        Region region = control.region();
+        return new SharesResult(control.snapshotShares().of(caller, id).stream()
+                .map(s -> new ShareView(Long.toString(s.accountId()), Listing.cbsTime(s.since(), region.timeZone()))).toList());
     }
 
     // ---- Cairn's own: space and repository maintenance ----

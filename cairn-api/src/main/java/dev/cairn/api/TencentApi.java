@@ -130,6 +130,8 @@ final class TencentApi {
                 entry("DescribeSnapshotGroups", snap::describeSnapshotGroups),
                 entry("ApplySnapshotGroup", snap::applySnapshotGroup),
                 entry("DeleteSnapshotGroup", snap::deleteSnapshotGroup),
+                entry("ModifySnapshotsSharePermission", snap::modifySharePermission),
+                entry("DescribeSnapshotSharePermission", snap::describeSharePermission),
                 entry("DescribeSnapshotOperationLogs", policy::snapshotLogs),
                 entry("DescribeDiskOperationLogs", policy::diskLogs),
                 // CBS auto-snapshot policies
@@ -274,6 +276,7 @@ final class TencentApi {
                 case POLICIES_PER_ACCOUNT -> "LimitExceeded.AutoSnapshotPolicyOutOfQuota";
                 case DISKS_PER_POLICY -> "InvalidParameterValue.BindDiskLimitExceeded";
                 case SNAPSHOTS_PER_DISK, SNAPSHOTS_PER_REGION -> "InsufficientSnapshotQuota";
+                case SHARES_PER_SNAPSHOT -> "ResourceInsufficient.OverQuota";
             }, e.getMessage());
             case DiskConflict e -> new TcError(switch (e.problem()) {
                 case ATTACHED -> "ResourceUnavailable.Attached";
@@ -291,7 +294,7 @@ final class TencentApi {
             case SnapshotConflict e -> new TcError(switch (e.problem()) {
                 case CREATING -> "ResourceUnavailable.SnapshotCreating";
                 case BUSY -> "ResourceBusy";
-                case OTHER_DISK -> "InvalidSnapshot.NotSupported";
+                case OTHER_DISK, NOT_SHAREABLE -> "InvalidSnapshot.NotSupported";
                 case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";
             }, e.getMessage());

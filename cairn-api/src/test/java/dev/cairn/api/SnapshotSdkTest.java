@@ -307,4 +307,53 @@ class SnapshotSdkTest {
             common.call("ModifyAccountQuota", "{\"Name\":\"snapshots-per-disk\",\"Reset\":true}");
         }
     }
+
+    @Test
+    void aSnapshotSharedWithAnotherAccountIsTheirsToCloneAndNothingElse() throws Exception {
+        String disk = newDisk(10, null);
+        String snap = snapshot(disk, "shared");
+        var share = new com.tencentcloudapi.cbs.v20170312.models.ModifySnapshotsSharePermissionRequest();
+        share.setSnapshotIds(new String[] {snap});
+        share.setAccountIds(new String[] {Long.toString(bob.accountId())});
+        share.setPermission("SHARE");
+        cbs.ModifySnapshotsSharePermission(share);
+        var who = new com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotSharePermissionRequest();
+        who.setSnapshotId(snap);
+        var set = cbs.DescribeSnapshotSharePermission(who).getSharePermissionSet();
+        assertThat(set).hasSize(1);
+        assertThat(set[0].getAccountId()).isEqualTo(Long.toString(bob.accountId()));
+        assertThat(describe(snap).getShareReference()).isEqualTo(1L);
+
+        CbsClient bobCbs = api.cbs(bob);
+        DescribeSnapshotsRequest shared = new DescribeSnapshotsRequest();
+        Filter type = new Filter();
+        type.setName("snapshot-type");
+        type.setValues(new String[] {"SHARED_SNAPSHOT"});
+        shared.setFilters(new Filter[] {type});
+        Snapshot[] seen = bobCbs.DescribeSnapshots(shared).getSnapshotSet();
+        assertThat(seen).extracting(Snapshot::getSnapshotId).containsExactly(snap);
+        assertThat(seen[0].getSnapshotType()).isEqualTo("SHARED_SNAPSHOT");
+        CreateDisksRequest fromShared = new CreateDisksRequest();
+        Placement pl = new Placement();
+        pl.setZone("ap-guangzhou-1");
+        fromShared.setPlacement(pl);
+        fromShared.setDiskChargeType("POSTPAID_BY_HOUR");
+        fromShared.setDiskType("CLOUD_PREMIUM");
+        fromShared.setSnapshotId(snap);
+        assertThat(bobCbs.CreateDisks(fromShared).getDiskIdSet()).hasSize(1);
+        DeleteSnapshotsRequest delete = new DeleteSnapshotsRequest();
+        delete.setSnapshotIds(new String[] {snap});
+        assertCode("InvalidSnapshotId.NotFound", () -> bobCbs.DeleteSnapshots(delete));
+        assertCode("InvalidSnapshotId.NotFound", () -> bobCbs.DescribeSnapshotSharePermission(who));
+
+        CommonClient common = api.common(api.admin);
+        assertCode("InvalidParameterValue", () -> common.call("ModifySnapshotsSharePermission",
+                "{\"SnapshotIds\":[\"" + snap + "\"],\"AccountIds\":[\"" + bob.accountId() + "\"],\"Permission\":\"MAYBE\"}"));
+        assertCode("InvalidParameter", () -> common.call("ModifySnapshotsSharePermission",
+                "{\"SnapshotIds\":[\"" + snap + "\"],\"AccountIds\":[\"" + api.admin.accountId() + "\"],\"Permission\":\"SHARE\"}"));
+        share.setPermission("CANCEL");
+        cbs.ModifySnapshotsSharePermission(share);
+        assertThat(bobCbs.DescribeSnapshots(shared).getSnapshotSet()).isEmpty();
+        assertThat(describe(snap).getShareReference()).isZero();
+    }
 }

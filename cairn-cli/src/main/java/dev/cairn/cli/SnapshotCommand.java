@@ -12,10 +12,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
-@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview.",
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share.",
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
                 SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class,
-                SnapshotCommand.Overview.class})
+                SnapshotCommand.Overview.class, SnapshotCommand.Share.class, SnapshotCommand.Shares.class})
 final class SnapshotCommand {
     static final List<Output.Column> COLUMNS = List.of(
             new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
@@ -182,6 +182,34 @@ final class SnapshotCommand {
             if (System.nanoTime() > deadline) throw new IOException("timed out waiting for snapshot " + id);
             Thread.sleep(pause); // a CLI poll interval: quick at first (small snapshots finish in milliseconds), then 250 ms
             pause = Math.min(250, pause * 2);
+        }
+    }
+
+    @Command(name = "share", description = "Share snapshots with other accounts (they may create disks from them), or --cancel.")
+    static final class Share extends ClientCommand implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "SNAPSHOT_ID") String id;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "ACCOUNT_ID") List<String> accounts;
+        @Option(names = "--cancel", description = "Stop sharing (disks already made from it keep working).") boolean cancel;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("Permission", cancel ? "CANCEL" : "SHARE");
+            p.set("SnapshotIds", array(List.of(id)));
+            p.set("AccountIds", array(accounts));
+            api().call("ModifySnapshotsSharePermission", p);
+            return 0;
+        }
+    }
+
+    @Command(name = "shares", description = "The accounts a snapshot is shared with.")
+    static final class Shares extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID") String id;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode r = api().call("DescribeSnapshotSharePermission", params().put("SnapshotId", id));
+            out().rows(r, r.path("SharePermissionSet"), List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime")));
+            return 0;
         }
     }
 

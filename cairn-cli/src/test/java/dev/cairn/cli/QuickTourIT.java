@@ -84,6 +84,15 @@ class QuickTourIT {
             assertThat(notAdmin.exit()).isNotZero();
             assertThat(notAdmin.err()).contains("UnauthorizedOperation");
 
+            // a snapshot shared with alice: she sees it, may clone it, and the owner sees with whom it is shared
+            String snap = cairn(creds, "snapshot", "create", disk, "--wait").ok().out().trim();
+            cairn(creds, "snapshot", "share", snap, aliceId).ok();
+            assertThat(cairn(creds, "snapshot", "shares", snap).ok().out()).contains(aliceId);
+            assertThat(cairn(aliceCreds, "snapshot", "list").ok().out()).contains(snap);
+            assertThat(cairn(aliceCreds, "snapshot", "clone", snap, "--wait").ok().out()).startsWith("disk-");
+            cairn(creds, "snapshot", "share", snap, aliceId, "--cancel").ok();
+            assertThat(cairn(aliceCreds, "snapshot", "list").ok().out()).doesNotContain(snap);
+
             assertThat(server.stop()).isZero();
         }
     }

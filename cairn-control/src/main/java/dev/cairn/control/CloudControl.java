@@ -69,6 +69,7 @@ public final class CloudControl implements AutoCloseable {
     private final RepositoryMaintenance repository;
     private final ServerHooks hooks;
     private final Quotas quotas;
+    private final SnapshotShares shares;
     private final PolicyService policies;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
@@ -134,6 +135,7 @@ public final class CloudControl implements AutoCloseable {
         this.transitions = new Transitions(catalog, volumes, clock, rollbacks::stopFlatten, snapshots::release);
         this.hooks = hooks;
         this.quotas = new Quotas(catalog, limits, clock);
+        this.shares = new SnapshotShares(this, catalog, clock);
         this.policies = new PolicyService(this, catalog, clock, hooks);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
@@ -157,6 +159,8 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    /** Snapshots shared with other accounts. */
+    public SnapshotShares snapshotShares() { return shares; }
     /** Per-account quotas (snapshots per disk and region, policies, instances). */
     public Quotas quotas() { return quotas; }
     /** This node's scheduler worker (its statistics, for /metrics). */

@@ -55,7 +55,7 @@ public abstract sealed class ControlException extends RuntimeException {
 
     /** An account or instance quota would be exceeded. */
     public static final class QuotaExceeded extends ControlException {
-        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT, POLICIES_PER_ACCOUNT, DISKS_PER_POLICY, SNAPSHOTS_PER_DISK, SNAPSHOTS_PER_REGION }
+        public enum Quota { INSTANCE_ATTACHED_DISKS, INSTANCES_PER_ACCOUNT, POLICIES_PER_ACCOUNT, DISKS_PER_POLICY, SNAPSHOTS_PER_DISK, SNAPSHOTS_PER_REGION, SHARES_PER_SNAPSHOT }
 
         private final Quota quota;
 
@@ -127,7 +127,9 @@ public abstract sealed class ControlException extends RuntimeException {
             /** A system-disk snapshot used where a data-disk one is needed (InvalidParameter.ShouldConvertSnapshotToImage). */
             SYSTEM_DISK,
             /** A disk from it would be smaller than the snapshot (InvalidParameter.DiskSizeNotMatch). */
-            SIZE
+            SIZE,
+            /** Only data-disk snapshots can be shared (InvalidSnapshot.NotSupported). */
+            NOT_SHAREABLE
         }
 
         private final String snapshotId;

@@ -286,7 +286,7 @@ public final class Rollbacks implements AutoCloseable {
     }
 
     CloneSource cloneSource(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
-        Snapshot s = SnapshotService.ownSnapshot(tx, caller, snapshotId);
+        Snapshot s = SnapshotShares.usable(tx, caller, snapshotId); // its own, or shared with it
         if (s.state() == SnapshotState.CREATING) {
             throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.CREATING, "snapshot `" + snapshotId + "` is still being created");
         }

@@ -369,8 +369,7 @@ public final class SnapshotService implements AutoCloseable {
     // ------------------------------------------------------------------ describe, modify
 
     public Page<Snapshot> describeSnapshots(Caller caller, ListQuery<Snapshot> query) {
-        List<Snapshot> all = catalog.read(tx -> tx.query("SELECT " + Snapshot.COLUMNS + " FROM snapshots WHERE account_id = ?",
-                SnapshotService::snapshot, caller.accountId()));
+        List<Snapshot> all = catalog.read(tx -> SnapshotShares.visible(tx, caller)); // its own, and those shared with it
         return query.apply(CloudControl.restrictIds(all, query.ids(), Snapshot::snapshotId));
     }
 

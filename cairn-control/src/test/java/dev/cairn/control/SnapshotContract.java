@@ -395,4 +395,57 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).totalCount())
                 .isEqualTo(5); // nothing half-created
     }
+
+    @Test
+    void aSharedSnapshotIsVisibleAndClonableByTheOtherAccountAndNothingElse() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        byte[] data = pattern(21, 1 << 20);
+        write(disk, 0, data);
+        String snap = control.snapshots().createSnapshot(alice, disk, "golden", null);
+        awaitNormal(snap);
+        Caller bob = new Caller(control.accounts().createAccount(admin, "bob").accountId(), false, "req-bob");
+        Caller carol = new Caller(control.accounts().createAccount(admin, "carol").accountId(), false, "req-carol");
+        ListQuery<Snapshot> all = ListQuery.all(Comparator.comparing(Snapshot::createdAt));
+        assertThat(control.snapshots().describeSnapshots(bob, all).items()).isEmpty();
+        assertThatThrownBy(() -> control.createDisks(bob, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null, snap)))
+                .isInstanceOf(NotFound.class);
+
+        control.snapshotShares().modify(alice, List.of(snap), List.of(bob.accountId()), true);
+        assertThat(control.snapshotShares().of(alice, snap)).extracting(SnapshotShares.Share::accountId).containsExactly(bob.accountId());
+        assertThat(control.snapshotShares().summaries(alice)).containsOnlyKeys(snap);
+        assertThat(control.snapshots().describeSnapshots(bob, all).items()).extracting(Snapshot::snapshotId).containsExactly(snap);
+        assertThat(control.snapshots().describeSnapshots(carol, all).items()).isEmpty(); // only whom it is shared with
+
+        // bob may clone it, and nothing else
+        String clone = control.createDisks(bob, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null, snap)).getFirst();
+        awaitIdle();
+        assertThat(read(clone, 0, data.length)).isEqualTo(data);
+        assertThatThrownBy(() -> control.snapshots().deleteSnapshots(bob, List.of(snap))).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshots().modifySnapshotAttribute(bob, snap, "mine", null, null)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshotShares().modify(bob, List.of(snap), List.of(carol.accountId()), true)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.snapshotShares().of(bob, snap)).isInstanceOf(NotFound.class);
+        assertThatThrownBy(() -> control.rollbacks().applySnapshot(bob, snap, clone, false, false)).isInstanceOf(NotFound.class);
+
+        // revoking stops new use; the disk already made keeps working, even once the owner deletes the snapshot
+        control.snapshotShares().modify(alice, List.of(snap), List.of(bob.accountId()), false);
+        assertThat(control.snapshots().describeSnapshots(bob, all).items()).isEmpty();
+        assertThatThrownBy(() -> control.createDisks(bob, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null, snap)))
+                .isInstanceOf(NotFound.class);
+        control.snapshots().deleteSnapshots(alice, List.of(snap));
+        control.repository().collectGarbage(admin, Duration.ZERO);
+        assertThat(read(clone, 0, data.length)).isEqualTo(data);
+
+        // the rules: own account, unknown account, system-disk snapshots, not one's own snapshot
+        String other = control.snapshots().createSnapshot(alice, disk, "other", null);
+        awaitNormal(other);
+        assertThatThrownBy(() -> control.snapshotShares().modify(alice, List.of(other), List.of(alice.accountId()), true))
+                .isInstanceOf(ControlException.InvalidValue.class);
+        assertThatThrownBy(() -> control.snapshotShares().modify(alice, List.of(other), List.of(42L), true)).isInstanceOf(NotFound.class);
+        String system = disks().stream().filter(d -> d.diskUsage() == DiskUsage.SYSTEM_DISK).findFirst().orElseThrow().diskId();
+        String sys = control.snapshots().createSnapshot(alice, system, "sys", null);
+        awaitNormal(sys);
+        assertThatThrownBy(() -> control.snapshotShares().modify(alice, List.of(other, sys), List.of(bob.accountId()), true))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.NOT_SHAREABLE));
+        assertThat(control.snapshotShares().of(alice, other)).isEmpty(); // all or nothing
+    }
 }
