@@ -56,7 +56,7 @@ final class SnapshotActions {
                         String snapshotType, long diskSize, String diskId, List<String> copyingToRegions, boolean encrypt,
                         String createTime, long imageCount, String diskUsage, String snapshotId, String timeStartShare,
                         List<CbsActions.Tag> tags, boolean isLocked, String latestModifyTime, String autoSnapshotPolicyId,
-                        String snapshotMode, long logicalBytes, long incrementalBytes, long bytesRead) {}
+                        String snapshotMode, long logicalBytes, long incrementalBytes, long bytesRead, String lockedUntil) {}
 
     record CreateSnapshotResult(String snapshotId) {}
 
@@ -121,8 +121,9 @@ final class SnapshotActions {
         if (!asc) order = order.reversed();
         Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
         Map<String, dev.cairn.control.SnapshotShares.Summary> shared = control.snapshotShares().summaries(caller);
+        Map<String, Instant> locked = control.snapshotLocks().of(caller);
         return new DescribeSnapshotsResult(page.totalCount(), page.items().stream()
-                .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()))).toList());
+                .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()), locked.get(s.snapshotId()))).toList());
     }
 
     private static String type(Snapshot s, Caller caller) {
@@ -147,15 +148,16 @@ final class SnapshotActions {
         };
     }
 
-    /** {@code shared}: how the caller's own snapshot is shared, or null. */
-    static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared) {
+    /** {@code shared}: how the caller's own snapshot is shared, or null; {@code lockedUntil}: its lock, or null. */
+    static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared, Instant lockedUntil) {
         return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), false, s.state().name(),
                 s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
                 List.of(), shared == null ? 0 : shared.accounts(), type(s, caller), s.diskSizeGib(), s.diskId(), List.of(), false,
                 Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(),
-                shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), false,
+                shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), lockedUntil != null,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
-                s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead());
+                s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead(),
+                lockedUntil == null ? null : iso(lockedUntil, region));
     }
 
     Object modifySnapshotAttribute(Caller caller, Params p) {
@@ -260,6 +262,30 @@ final class SnapshotActions {
         p.end();
         if (ids.isEmpty()) throw ApiError.missing("SnapshotGroupId");
         snapshots.deleteSnapshotGroups(caller, ids);
+        return new CbsActions.Empty();
+    }
+
+    // ---- deletion protection (Cairn's, in Tencent's style) ----
+
+    /**
+     * ModifySnapshotLock: {@code {"SnapshotIds": [...], "LockedUntil": ISO-8601}} or {@code "LockDuration":
+     * "P30D"} (from the service's now): lock, or extend a lock.
+     */
+    Object modifyLock(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
+        if (ids.isEmpty()) throw ApiError.missing("SnapshotIds");
+        Instant until = p.string("LockedUntil").map(s -> time("LockedUntil", s)).orElse(null);
+        String duration = p.string("LockDuration").orElse(null);
+        p.end();
+        if ((until == null) == (duration == null)) throw new ApiError("MissingParameter", "Give `LockedUntil` or `LockDuration`.");
+        if (duration != null) {
+            try {
+                until = control.now().plus(Duration.parse(duration));
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new ApiError("InvalidParameterValue", "`LockDuration` must be ISO-8601 like P30D, got '" + Params.clip(duration) + "'.");
+            }
+        }
+        control.snapshotLocks().lock(caller, ids, until);
         return new CbsActions.Empty();
     }
 

@@ -131,6 +131,7 @@ final class TencentApi {
                 entry("ApplySnapshotGroup", snap::applySnapshotGroup),
                 entry("DeleteSnapshotGroup", snap::deleteSnapshotGroup),
                 entry("ModifySnapshotsSharePermission", snap::modifySharePermission),
+                entry("ModifySnapshotLock", snap::modifyLock),
                 entry("DescribeSnapshotSharePermission", snap::describeSharePermission),
                 entry("DescribeSnapshotOperationLogs", policy::snapshotLogs),
                 entry("DescribeDiskOperationLogs", policy::diskLogs),
@@ -295,6 +296,7 @@ final class TencentApi {
                 case CREATING -> "ResourceUnavailable.SnapshotCreating";
                 case BUSY -> "ResourceBusy";
                 case OTHER_DISK, NOT_SHAREABLE -> "InvalidSnapshot.NotSupported";
+                case LOCKED -> "UnsupportedOperation.SnapshotLocked";
                 case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";
             }, e.getMessage());

@@ -356,4 +356,28 @@ class SnapshotSdkTest {
         assertThat(bobCbs.DescribeSnapshots(shared).getSnapshotSet()).isEmpty();
         assertThat(describe(snap).getShareReference()).isZero();
     }
+
+    @Test
+    void aLockedSnapshotRefusesDeletionWithItsOwnCode() throws Exception {
+        String disk = newDisk(10, null);
+        String snap = snapshot(disk, "locked");
+        CommonClient common = api.common(api.admin);
+        String until = java.time.OffsetDateTime.now(java.time.ZoneOffset.ofHours(8)).plusDays(30).withNano(0).toString();
+        common.call("ModifySnapshotLock", "{\"SnapshotIds\":[\"" + snap + "\"],\"LockedUntil\":\"" + until + "\"}");
+        JsonNode shown = TencentApi.JSON.readTree(common.call("DescribeSnapshots", "{\"SnapshotIds\":[\"" + snap + "\"]}"))
+                .path("Response").path("SnapshotSet").get(0);
+        assertThat(shown.path("IsLocked").asBoolean()).isTrue();
+        assertThat(java.time.OffsetDateTime.parse(shown.path("LockedUntil").asText()).toInstant())
+                .isEqualTo(java.time.OffsetDateTime.parse(until).toInstant());
+        DeleteSnapshotsRequest delete = new DeleteSnapshotsRequest();
+        delete.setSnapshotIds(new String[] {snap});
+        assertCode("UnsupportedOperation.SnapshotLocked", () -> cbs.DeleteSnapshots(delete));
+        String sooner = java.time.OffsetDateTime.parse(until).minusDays(1).toString();
+        assertCode("UnsupportedOperation.SnapshotLocked", () -> common.call("ModifySnapshotLock",
+                "{\"SnapshotIds\":[\"" + snap + "\"],\"LockedUntil\":\"" + sooner + "\"}"));
+        assertCode("InvalidParameterValue", () -> common.call("ModifySnapshotLock",
+                "{\"SnapshotIds\":[\"" + snap + "\"],\"LockedUntil\":\"2001-01-01T00:00:00Z\"}"));
+        assertCode("InvalidParameterValue", () -> common.call("ModifySnapshotLock", "{\"SnapshotIds\":[\"" + snap + "\"],\"LockedUntil\":\"soon\"}"));
+        assertThat(describe(snap).getSnapshotState()).isEqualTo("NORMAL");
+    }
 }

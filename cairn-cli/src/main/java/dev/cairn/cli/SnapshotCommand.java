@@ -12,10 +12,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
-@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share.",
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share, lock.",
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
                 SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class,
-                SnapshotCommand.Overview.class, SnapshotCommand.Share.class, SnapshotCommand.Shares.class})
+                SnapshotCommand.Overview.class, SnapshotCommand.Share.class, SnapshotCommand.Shares.class,
+                SnapshotCommand.Lock.class})
 final class SnapshotCommand {
     static final List<Output.Column> COLUMNS = List.of(
             new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
@@ -209,6 +210,23 @@ final class SnapshotCommand {
         public Integer call() throws Exception {
             ObjectNode r = api().call("DescribeSnapshotSharePermission", params().put("SnapshotId", id));
             out().rows(r, r.path("SharePermissionSet"), List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime")));
+            return 0;
+        }
+    }
+
+    @Command(name = "lock", description = "Protect snapshots from deletion until a date (by anyone, the admin too); a lock can be extended, never shortened.")
+    static final class Lock extends ClientCommand implements Callable<Integer> {
+        @Parameters(arity = "1..*", paramLabel = "SNAPSHOT_ID") List<String> ids;
+        @Option(names = "--until", paramLabel = "TIME", description = "ISO-8601, e.g. 2027-06-30T00:00:00+08:00.") String until;
+        @Option(names = "--for", paramLabel = "DURATION", description = "From now (service clock), e.g. 30d or P90D.") String duration;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((until == null) == (duration == null)) throw new IllegalArgumentException("give --until TIME or --for DURATION");
+            ObjectNode p = until != null ? params().put("LockedUntil", until)
+                    : params().put("LockDuration", ClockCommand.parse(duration).toString()); // from the server's now
+            p.set("SnapshotIds", array(ids));
+            api().call("ModifySnapshotLock", p);
             return 0;
         }
     }

@@ -93,6 +93,13 @@ class QuickTourIT {
             cairn(creds, "snapshot", "share", snap, aliceId, "--cancel").ok();
             assertThat(cairn(aliceCreds, "snapshot", "list").ok().out()).doesNotContain(snap);
 
+            // deletion protection: a locked snapshot cannot be deleted, not even by the admin who owns it
+            cairn(creds, "snapshot", "lock", snap, "--for", "30d").ok();
+            assertThat(cairn(creds, "snapshot", "show", snap).ok().out()).contains("IsLocked: true", "LockedUntil: ");
+            Tools.Result locked = cairn(creds, "snapshot", "delete", snap);
+            assertThat(locked.exit()).isNotZero();
+            assertThat(locked.err()).contains("UnsupportedOperation.SnapshotLocked");
+
             assertThat(server.stop()).isZero();
         }
     }

@@ -70,6 +70,7 @@ public final class CloudControl implements AutoCloseable {
     private final ServerHooks hooks;
     private final Quotas quotas;
     private final SnapshotShares shares;
+    private final SnapshotLocks locks;
     private final PolicyService policies;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
@@ -136,6 +137,7 @@ public final class CloudControl implements AutoCloseable {
         this.hooks = hooks;
         this.quotas = new Quotas(catalog, limits, clock);
         this.shares = new SnapshotShares(this, catalog, clock);
+        this.locks = new SnapshotLocks(this, catalog, clock);
         this.policies = new PolicyService(this, catalog, clock, hooks);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
@@ -159,6 +161,8 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    /** Snapshot locks (deletion protection). */
+    public SnapshotLocks snapshotLocks() { return locks; }
     /** Snapshots shared with other accounts. */
     public SnapshotShares snapshotShares() { return shares; }
     /** Per-account quotas (snapshots per disk and region, policies, instances). */

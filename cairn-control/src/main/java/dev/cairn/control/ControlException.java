@@ -129,7 +129,9 @@ public abstract sealed class ControlException extends RuntimeException {
             /** A disk from it would be smaller than the snapshot (InvalidParameter.DiskSizeNotMatch). */
             SIZE,
             /** Only data-disk snapshots can be shared (InvalidSnapshot.NotSupported). */
-            NOT_SHAREABLE
+            NOT_SHAREABLE,
+            /** Locked against deletion, or a lock would be shortened (UnsupportedOperation.SnapshotLocked). */
+            LOCKED
         }
 
         private final String snapshotId;

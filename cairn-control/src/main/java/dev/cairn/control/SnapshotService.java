@@ -423,6 +423,7 @@ public final class SnapshotService implements AutoCloseable {
                 List<Snapshot> found = new ArrayList<>();
                 for (String id : snapshotIds) found.add(ownSnapshot(tx, caller, id));
                 for (Snapshot s : found) requireSettled(s);
+                SnapshotLocks.requireUnlocked(tx, snapshotIds, clock.instant());
                 List<String> names = new ArrayList<>();
                 for (Snapshot s : found) {
                     tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", s.snapshotId());
@@ -452,6 +453,10 @@ public final class SnapshotService implements AutoCloseable {
                     }
                 }
                 for (String g : groupIds) {
+                    SnapshotLocks.requireUnlocked(tx, tx.query("SELECT snapshot_id FROM snapshots WHERE group_id = ?", rs -> rs.getString(1), g),
+                            clock.instant());
+                }
+                for (String g : groupIds) {
                     names.addAll(tx.query("SELECT manifest_id FROM snapshots WHERE group_id = ?", rs -> rs.getString(1), g));
                     tx.update("DELETE FROM snapshots WHERE group_id = ?", g);
                     tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", g);
@@ -466,8 +471,9 @@ public final class SnapshotService implements AutoCloseable {
 
     /** Deletes a disk's non-permanent NORMAL snapshots in the caller's transaction; returns their manifests (release them after commit). */
     List<String> dropNonPermanentOf(Catalog.Tx tx, Caller caller, String diskId) throws SQLException {
-        List<String> ids = tx.query("SELECT snapshot_id FROM snapshots WHERE disk_id = ? AND is_permanent = ? AND state = ?",
-                rs -> rs.getString(1), diskId, false, SnapshotState.NORMAL);
+        SnapshotLocks.clearExpired(tx, clock.instant());
+        List<String> ids = tx.query("SELECT s.snapshot_id FROM snapshots s WHERE s.disk_id = ? AND s.is_permanent = ? AND s.state = ? AND "
+                + SnapshotLocks.NOT_LOCKED, rs -> rs.getString(1), diskId, false, SnapshotState.NORMAL); // locked ones stay
         List<String> manifests = new ArrayList<>();
         for (String id : ids) {
             tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ?", rs -> rs.getString(1), id).ifPresent(manifests::add);
@@ -493,13 +499,15 @@ public final class SnapshotService implements AutoCloseable {
         long now = clock.millis();
         record Expired(String id, long account, String manifest, String policy) {}
         List<Expired> gone = catalog.write(tx -> {
+            SnapshotLocks.clearExpired(tx, Instant.ofEpochMilli(now));
             List<Expired> out = tx.query("""
                     SELECT s.snapshot_id, s.account_id, s.manifest_id, s.policy_id FROM snapshots s
-                    WHERE s.is_permanent = ? AND s.deadline_at IS NOT NULL AND s.deadline_at <= ? AND s.state = ?
+                    WHERE s.is_permanent = ? AND s.deadline_at IS NOT NULL AND s.deadline_at <= ? AND s.state = ? AND %s
                     AND NOT (s.policy_id IS NOT NULL
                         AND EXISTS (SELECT 1 FROM auto_snapshot_policies p WHERE p.policy_id = s.policy_id)
                         AND NOT EXISTS (SELECT 1 FROM snapshots n WHERE n.policy_id = s.policy_id AND n.disk_id = s.disk_id AND n.state = ?
-                            AND (n.created_at > s.created_at OR (n.created_at = s.created_at AND n.snapshot_id > s.snapshot_id))))""",
+                            AND (n.created_at > s.created_at OR (n.created_at = s.created_at AND n.snapshot_id > s.snapshot_id))))"""
+                    .formatted(SnapshotLocks.NOT_LOCKED),
                     rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)), false, now,
                     SnapshotState.NORMAL, SnapshotState.NORMAL);
             for (Expired e : out) {

@@ -448,4 +448,38 @@ abstract class SnapshotContract extends SnapshotFixture {
                 .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.NOT_SHAREABLE));
         assertThat(control.snapshotShares().of(alice, other)).isEmpty(); // all or nothing
     }
+
+    @Test
+    void aLockedSnapshotCannotBeDeletedByAnyoneOrAnythingUntilItsDate() throws Exception {
+        String instance = runningInstanceWithDisk();
+        String disk = dataDiskOf(instance);
+        String snap = control.snapshots().createSnapshot(alice, disk, "keep", clock.instant().plus(Duration.ofDays(1)));
+        awaitNormal(snap);
+        Instant until = clock.instant().plus(Duration.ofDays(10));
+        control.snapshotLocks().lock(alice, List.of(snap), until);
+        assertThat(control.snapshotLocks().of(alice)).containsEntry(snap, until);
+
+        assertThatThrownBy(() -> control.snapshots().deleteSnapshots(alice, List.of(snap)))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.LOCKED));
+        assertThatThrownBy(() -> control.snapshotLocks().lock(alice, List.of(snap), until.minus(Duration.ofDays(1))))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.LOCKED));
+        assertThatThrownBy(() -> control.snapshotLocks().lock(admin, List.of(snap), until.plusSeconds(1))).isInstanceOf(NotFound.class);
+        // its deadline passes: the lock wins
+        clock.advance(Duration.ofDays(2));
+        assertThat(control.snapshots().expire()).isZero();
+        // the disk goes with its snapshots: the locked one stays
+        control.detachDisks(alice, List.of(disk), null);
+        awaitIdle();
+        control.terminateDisks(alice, List.of(disk), true);
+        awaitIdle();
+        assertThat(snapshot(snap).state()).isEqualTo(SnapshotState.NORMAL);
+        // and the catalog itself refuses a delete that skipped the check
+        assertThatThrownBy(() -> catalog.write(tx -> tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", snap)))
+                .isInstanceOf(Catalog.CatalogException.class);
+
+        control.snapshotLocks().lock(alice, List.of(snap), until.plus(Duration.ofDays(1))); // extending is fine
+        clock.advance(Duration.ofDays(10));
+        assertThat(control.snapshotLocks().of(alice)).isEmpty();
+        assertThat(control.snapshots().expire()).isEqualTo(1); // the lock has passed: its deadline applies again
+    }
 }
