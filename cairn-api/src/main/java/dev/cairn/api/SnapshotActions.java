@@ -117,6 +117,10 @@ final class SnapshotActions {
         boolean asc = p.oneOf("Order", List.of("ASC", "DESC")).orElse("DESC").equals("ASC");
         p.end();
         Predicate<Snapshot> filter = Listing.all(filters, f -> snapshotFilter(caller, f));
+        boolean askedForBin = filters.stream().anyMatch(f -> f.name().equals("snapshot-state") && f.values().contains("TORECYCLE"));
+        if (!askedForBin && ids.isEmpty()) { // the bin shows only when asked for, by state or by id
+            filter = filter.and(s -> s.state() != dev.cairn.control.SnapshotState.TORECYCLE);
+        }
         Comparator<Snapshot> order = Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::snapshotId);
         if (!asc) order = order.reversed();
         Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
@@ -286,6 +290,30 @@ final class SnapshotActions {
             }
         }
         control.snapshotLocks().lock(caller, ids, until);
+        return new CbsActions.Empty();
+    }
+
+    // ---- the recycle bin (Cairn's, in Tencent's style) ----
+
+    record RecycledView(SnapshotView snapshot, String recycledTime, String purgeTime) {}
+
+    record RecycledResult(long totalCount, List<RecycledView> snapshotSet) {}
+
+    /** DescribeRecycledSnapshots: the caller's deleted snapshots still recoverable, newest first. */
+    Object describeRecycled(Caller caller, Params p) {
+        p.end();
+        Region region = control.region();
+        List<SnapshotService.Recycled> all = snapshots.recycled(caller);
+        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null),
+                Listing.cbsTime(r.recycledAt(), region.timeZone()), Listing.cbsTime(r.purgeAt(), region.timeZone()))).toList());
+    }
+
+    /** RecoverSnapshots: {@code {"SnapshotIds": [...]}} back from the recycle bin, all or nothing. */
+    Object recover(Caller caller, Params p) {
+        List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
+        if (ids.isEmpty()) throw ApiError.missing("SnapshotIds");
+        p.end();
+        snapshots.recoverSnapshots(caller, ids);
         return new CbsActions.Empty();
     }
 

@@ -132,6 +132,8 @@ final class TencentApi {
                 entry("DeleteSnapshotGroup", snap::deleteSnapshotGroup),
                 entry("ModifySnapshotsSharePermission", snap::modifySharePermission),
                 entry("ModifySnapshotLock", snap::modifyLock),
+                entry("DescribeRecycledSnapshots", snap::describeRecycled),
+                entry("RecoverSnapshots", snap::recover),
                 entry("DescribeSnapshotSharePermission", snap::describeSharePermission),
                 entry("DescribeSnapshotOperationLogs", policy::snapshotLogs),
                 entry("DescribeDiskOperationLogs", policy::diskLogs),
@@ -297,6 +299,7 @@ final class TencentApi {
                 case BUSY -> "ResourceBusy";
                 case OTHER_DISK, NOT_SHAREABLE -> "InvalidSnapshot.NotSupported";
                 case LOCKED -> "UnsupportedOperation.SnapshotLocked";
+                case RECYCLED -> "ResourceUnavailable.SnapshotInRecycleBin";
                 case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";
             }, e.getMessage());

@@ -86,6 +86,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Consistency hooks that auto-snapshot policies may name: executables in this directory (default: DATA/hooks).")
     Path hooksDir;
 
+    @Option(names = "--snapshot-recycle-days", paramLabel = "DAYS", defaultValue = "0",
+            description = "Keep deleted snapshots recoverable in a recycle bin for this many days (0-365; default: ${DEFAULT-VALUE}, deleted at once).")
+    int recycleDays;
+
     @Option(names = "--flatten-rate", paramLabel = "MiB/s", defaultValue = "256",
             description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
     long flattenRateMiB;
@@ -113,7 +117,8 @@ final class ServeCommand implements Callable<Integer> {
         BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
         VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
         SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, captureThreads());
-        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region).withTimeZone(zone), Limits.defaults(), clock,
+        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region).withTimeZone(zone),
+                Limits.defaults().withSnapshotRecycleDays(recycleDays), clock,
                 flattenRateMiB << 20, new ServerHooks(hooksDir != null ? hooksDir.toAbsolutePath() : dataDir.resolve("hooks")));
         NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new Exports(control), new NbdMetrics(metrics));
         control.setExportRevoked(nbd::disconnect);

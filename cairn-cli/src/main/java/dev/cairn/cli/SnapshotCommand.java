@@ -12,11 +12,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
-@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share, lock.",
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share, lock, bin, recover.",
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
                 SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class,
                 SnapshotCommand.Overview.class, SnapshotCommand.Share.class, SnapshotCommand.Shares.class,
-                SnapshotCommand.Lock.class})
+                SnapshotCommand.Lock.class, SnapshotCommand.Bin.class, SnapshotCommand.Recover.class})
 final class SnapshotCommand {
     static final List<Output.Column> COLUMNS = List.of(
             new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
@@ -227,6 +227,31 @@ final class SnapshotCommand {
                     : params().put("LockDuration", ClockCommand.parse(duration).toString()); // from the server's now
             p.set("SnapshotIds", array(ids));
             api().call("ModifySnapshotLock", p);
+            return 0;
+        }
+    }
+
+    @Command(name = "bin", description = "Deleted snapshots still recoverable (a server started with --snapshot-recycle-days).")
+    static final class Bin extends ClientCommand implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode r = api().call("DescribeRecycledSnapshots", params());
+            out().rows(r, r.path("SnapshotSet"), List.of(new Output.Column("SNAPSHOT", "Snapshot.SnapshotId"),
+                    new Output.Column("NAME", "Snapshot.SnapshotName"), new Output.Column("DISK", "Snapshot.DiskId"),
+                    new Output.Column("DELETED", "RecycledTime"), new Output.Column("PURGED_AT", "PurgeTime")));
+            return 0;
+        }
+    }
+
+    @Command(name = "recover", description = "Bring snapshots back from the recycle bin.")
+    static final class Recover extends ClientCommand implements Callable<Integer> {
+        @Parameters(arity = "1..*", paramLabel = "SNAPSHOT_ID") List<String> ids;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params();
+            p.set("SnapshotIds", array(ids));
+            api().call("RecoverSnapshots", p);
             return 0;
         }
     }

@@ -131,7 +131,9 @@ public abstract sealed class ControlException extends RuntimeException {
             /** Only data-disk snapshots can be shared (InvalidSnapshot.NotSupported). */
             NOT_SHAREABLE,
             /** Locked against deletion, or a lock would be shortened (UnsupportedOperation.SnapshotLocked). */
-            LOCKED
+            LOCKED,
+            /** In the recycle bin: recover it first (ResourceUnavailable.SnapshotInRecycleBin); or not in it, for a recover. */
+            RECYCLED
         }
 
         private final String snapshotId;

@@ -10,7 +10,8 @@ import java.util.Map;
  * file at 16 TiB. Auto-snapshot policies: 30 per account (Tencent's per-region quota as far as it is
  * known), 80 disks per BindAutoSnapshotPolicy call (documented), and — Cairn's own choice, Tencent does
  * not publish one — 1,000 disks per policy. Snapshots: 64 per disk, and no limit per region (Tencent's
- * current rule). The per-account quotas ({@link Quotas}) start from these.
+ * current rule). The per-account quotas ({@link Quotas}) start from these. Deleted snapshots go to a recycle
+ * bin for {@code snapshotRecycleDays} (0 by default: deleted at once).
  */
 public record Limits(
         Map<DiskType, SizeRule> dataDiskSizes,
@@ -27,7 +28,8 @@ public record Limits(
         int disksPerBind,
         int disksPerPolicy,
         long snapshotsPerDisk,
-        long snapshotsPerRegion) {
+        long snapshotsPerRegion,
+        int snapshotRecycleDays) {
 
     /** Allowed sizes in GiB: {@code min <= size <= max} and {@code size % step == 0}. */
     public record SizeRule(long min, long max, long step) {
@@ -53,7 +55,15 @@ public record Limits(
         sizes.put(DiskType.CLOUD_SSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_HSSD, new SizeRule(20, 16000, 1));
         sizes.put(DiskType.CLOUD_TSSD, new SizeRule(20, 16000, 1));
-        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100, 30, 80, 1000, 64, -1);
+        return new Limits(sizes, new SizeRule(20, 1024, 1), 50, 20, 100, 500, 10, 100, 100, 100, 30, 80, 1000, 64, -1, 0);
+    }
+
+    /** These limits with deleted snapshots kept in the recycle bin for {@code days} (0: deleted at once). */
+    public Limits withSnapshotRecycleDays(int days) {
+        if (days < 0 || days > 365) throw new IllegalArgumentException("snapshot recycle days must be 0-365, got " + days);
+        return new Limits(dataDiskSizes, systemDiskSize, disksPerCreate, dataDisksPerInstance, instancesPerRun, instancesPerAccount,
+                disksPerAttach, disksPerTerminate, instancesPerAction, idsPerDescribe, policiesPerAccount, disksPerBind, disksPerPolicy,
+                snapshotsPerDisk, snapshotsPerRegion, days);
     }
 
     public SizeRule dataDiskSize(DiskType type) {

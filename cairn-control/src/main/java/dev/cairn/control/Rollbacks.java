@@ -287,6 +287,7 @@ public final class Rollbacks implements AutoCloseable {
 
     CloneSource cloneSource(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
         Snapshot s = SnapshotShares.usable(tx, caller, snapshotId); // its own, or shared with it
+        if (s.state() == SnapshotState.TORECYCLE) SnapshotService.requireSettled(s); // refuses: recover it first
         if (s.state() == SnapshotState.CREATING) {
             throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.CREATING, "snapshot `" + snapshotId + "` is still being created");
         }

@@ -425,11 +425,8 @@ public final class SnapshotService implements AutoCloseable {
                 for (Snapshot s : found) requireSettled(s);
                 SnapshotLocks.requireUnlocked(tx, snapshotIds, clock.instant());
                 List<String> names = new ArrayList<>();
-                for (Snapshot s : found) {
-                    tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", s.snapshotId());
-                    names.add(s.manifestId());
-                }
-                Rows.recordOps(tx, caller, "DeleteSnapshots", snapshotIds, "SUCCESS", clock.millis(), "");
+                for (Snapshot s : found) names.add(remove(tx, s.snapshotId(), s.manifestId()));
+                Rows.recordOps(tx, caller, "DeleteSnapshots", snapshotIds, "SUCCESS", clock.millis(), recycleNote());
                 dropEmptyGroups(tx);
                 return names;
             });
@@ -457,8 +454,11 @@ public final class SnapshotService implements AutoCloseable {
                             clock.instant());
                 }
                 for (String g : groupIds) {
-                    names.addAll(tx.query("SELECT manifest_id FROM snapshots WHERE group_id = ?", rs -> rs.getString(1), g));
-                    tx.update("DELETE FROM snapshots WHERE group_id = ?", g);
+                    record Member(String id, String manifest) {}
+                    for (Member m : tx.query("SELECT snapshot_id, manifest_id FROM snapshots WHERE group_id = ?",
+                            rs -> new Member(rs.getString(1), rs.getString(2)), g)) {
+                        names.add(remove(tx, m.id(), m.manifest())); // a recovered member comes back on its own
+                    }
                     tx.update("DELETE FROM snapshot_groups WHERE group_id = ?", g);
                 }
                 Rows.recordOps(tx, caller, "DeleteSnapshotGroup", groupIds, "SUCCESS", clock.millis(), "");
@@ -476,11 +476,11 @@ public final class SnapshotService implements AutoCloseable {
                 + SnapshotLocks.NOT_LOCKED, rs -> rs.getString(1), diskId, false, SnapshotState.NORMAL); // locked ones stay
         List<String> manifests = new ArrayList<>();
         for (String id : ids) {
-            tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ?", rs -> rs.getString(1), id).ifPresent(manifests::add);
-            tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", id);
+            String manifest = tx.first("SELECT manifest_id FROM snapshots WHERE snapshot_id = ?", rs -> rs.getString(1), id).orElse(null);
+            manifests.add(remove(tx, id, manifest));
         }
         if (!ids.isEmpty()) {
-            Rows.recordOps(tx, caller, "DeleteSnapshots", ids, "SUCCESS", clock.millis(), "with disk " + diskId);
+            Rows.recordOps(tx, caller, "DeleteSnapshots", ids, "SUCCESS", clock.millis(), "with disk " + diskId + recycleNote());
             dropEmptyGroups(tx);
         }
         return manifests;
@@ -510,12 +510,23 @@ public final class SnapshotService implements AutoCloseable {
                     .formatted(SnapshotLocks.NOT_LOCKED),
                     rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)), false, now,
                     SnapshotState.NORMAL, SnapshotState.NORMAL);
+            List<Expired> released = new ArrayList<>();
             for (Expired e : out) {
-                tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", e.id());
+                released.add(new Expired(e.id(), e.account(), remove(tx, e.id(), e.manifest()), e.policy()));
                 Caller by = new Caller(e.account(), false, e.policy() == null ? "deadline" : e.policy());
                 Rows.recordOps(tx, by, "DeleteSnapshots", List.of(e.id()), "SUCCESS", now,
-                        e.policy() == null ? "deadline passed" : "retention of policy " + e.policy());
+                        (e.policy() == null ? "deadline passed" : "retention of policy " + e.policy()) + recycleNote());
             }
+            // the recycle bin's time is up: deleted for good
+            for (Expired e : tx.query("SELECT s.snapshot_id, s.account_id, s.manifest_id, s.policy_id FROM snapshot_recycle r "
+                    + "JOIN snapshots s ON s.snapshot_id = r.snapshot_id WHERE r.purge_at <= ?",
+                    rs -> new Expired(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4)), now)) {
+                tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", e.id());
+                Rows.recordOps(tx, new Caller(e.account(), false, "recycle-bin"), "DeleteSnapshots", List.of(e.id()), "SUCCESS", now,
+                        "purged from the recycle bin");
+                released.add(e);
+            }
+            out = released;
             if (!out.isEmpty()) dropEmptyGroups(tx);
             return out;
         });
@@ -541,6 +552,71 @@ public final class SnapshotService implements AutoCloseable {
         });
     }
 
+    /**
+     * Removes a settled snapshot in the caller's transaction: into the recycle bin when one is configured
+     * (it stays TORECYCLE, out of its group, until purged), else for good. Returns the manifest to release
+     * after the commit, or null while the bin keeps it.
+     */
+    private String remove(Catalog.Tx tx, String snapshotId, String manifest) throws SQLException {
+        int days = control.limits().snapshotRecycleDays();
+        if (days <= 0) {
+            tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", snapshotId);
+            return manifest;
+        }
+        long now = clock.millis();
+        tx.update("UPDATE snapshots SET state = ?, group_id = NULL, modified_at = ? WHERE snapshot_id = ?", SnapshotState.TORECYCLE, now, snapshotId);
+        tx.update("INSERT INTO snapshot_recycle (snapshot_id, recycled_at, purge_at) VALUES (?, ?, ?)", snapshotId, now,
+                now + Duration.ofDays(days).toMillis());
+        return null;
+    }
+
+    private String recycleNote() {
+        int days = control.limits().snapshotRecycleDays();
+        return days <= 0 ? "" : " (to the recycle bin for " + days + " days)";
+    }
+
+    /** A snapshot in the recycle bin: when it went in, and when it is purged. */
+    public record Recycled(Snapshot snapshot, Instant recycledAt, Instant purgeAt) {}
+
+    /** The caller's snapshots in the recycle bin, newest first. */
+    public List<Recycled> recycled(Caller caller) {
+        return catalog.read(tx -> tx.query("SELECT " + columns("s") + ", r.recycled_at, r.purge_at FROM snapshot_recycle r "
+                + "JOIN snapshots s ON s.snapshot_id = r.snapshot_id WHERE s.account_id = ? ORDER BY r.recycled_at DESC, s.snapshot_id",
+                rs -> new Recycled(snapshot(rs), Instant.ofEpochMilli(rs.getLong(22)), Instant.ofEpochMilli(rs.getLong(23))), caller.accountId()));
+    }
+
+    /**
+     * RecoverSnapshots: back from the recycle bin to NORMAL, all or nothing. One whose deadline passed
+     * meanwhile comes back permanent (else the next expiry would delete it again at once).
+     */
+    public void recoverSnapshots(Caller caller, List<String> snapshotIds) {
+        control.recorded(caller, "RecoverSnapshots", () -> {
+            CloudControl.requireIds(snapshotIds, "SnapshotIds", control.limits().idsPerDescribe());
+            long now = clock.millis();
+            catalog.write(tx -> {
+                for (String id : snapshotIds) {
+                    if (ownSnapshot(tx, caller, id).state() != SnapshotState.TORECYCLE) {
+                        throw new SnapshotConflict(id, SnapshotConflict.Problem.RECYCLED, "snapshot `" + id + "` is not in the recycle bin");
+                    }
+                }
+                for (String id : snapshotIds) {
+                    tx.update("DELETE FROM snapshot_recycle WHERE snapshot_id = ?", id);
+                    tx.update("UPDATE snapshots SET state = ?, modified_at = ?, is_permanent = CASE WHEN deadline_at IS NOT NULL AND deadline_at <= ? "
+                            + "THEN ? ELSE is_permanent END, deadline_at = CASE WHEN deadline_at IS NOT NULL AND deadline_at <= ? THEN NULL "
+                            + "ELSE deadline_at END WHERE snapshot_id = ?", SnapshotState.NORMAL, now, now, true, now, id);
+                }
+                Rows.recordOps(tx, caller, "RecoverSnapshots", snapshotIds, "SUCCESS", now, "");
+                return null;
+            });
+            return null;
+        });
+    }
+
+    /** {@link Snapshot#COLUMNS} qualified by a table alias. */
+    static String columns(String alias) {
+        return alias + "." + Snapshot.COLUMNS.replace(", ", ", " + alias + ".");
+    }
+
     private static void dropEmptyGroups(Catalog.Tx tx) throws SQLException {
         tx.update("DELETE FROM snapshot_groups WHERE state = ? AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.group_id = snapshot_groups.group_id)",
                 SnapshotState.NORMAL);
@@ -552,6 +628,10 @@ public final class SnapshotService implements AutoCloseable {
         }
         if (s.state() == SnapshotState.ROLLBACKING) {
             throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.BUSY, "a disk is rolling back to snapshot `" + s.snapshotId() + "`");
+        }
+        if (s.state() == SnapshotState.TORECYCLE) {
+            throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.RECYCLED, "snapshot `" + s.snapshotId()
+                    + "` is in the recycle bin; recover it first (RecoverSnapshots)");
         }
     }
 

@@ -114,7 +114,7 @@ public final class SnapshotShares {
 
     /** A snapshot the caller may create disks from: its own, or one shared with it; else not-found. */
     static Snapshot usable(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
-        return tx.first("SELECT " + prefixed() + " FROM snapshots s WHERE s.snapshot_id = ? AND (s.account_id = ? OR EXISTS "
+        return tx.first("SELECT " + SnapshotService.columns("s") + " FROM snapshots s WHERE s.snapshot_id = ? AND (s.account_id = ? OR EXISTS "
                         + "(SELECT 1 FROM snapshot_shares sh WHERE sh.snapshot_id = s.snapshot_id AND sh.account_id = ?))",
                 SnapshotService::snapshot, snapshotId, caller.accountId(), caller.accountId())
                 .orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT, snapshotId));
@@ -122,12 +122,8 @@ public final class SnapshotShares {
 
     /** Every snapshot the caller can see: its own and those shared with it. */
     static List<Snapshot> visible(Catalog.Tx tx, Caller caller) throws SQLException {
-        return tx.query("SELECT " + prefixed() + " FROM snapshots s WHERE s.account_id = ? OR EXISTS "
+        return tx.query("SELECT " + SnapshotService.columns("s") + " FROM snapshots s WHERE s.account_id = ? OR EXISTS "
                 + "(SELECT 1 FROM snapshot_shares sh WHERE sh.snapshot_id = s.snapshot_id AND sh.account_id = ?)",
                 SnapshotService::snapshot, caller.accountId(), caller.accountId());
-    }
-
-    private static String prefixed() {
-        return "s." + Snapshot.COLUMNS.replace(", ", ", s.");
     }
 }

@@ -1,6 +1,9 @@
 package dev.cairn.control;
 
-/** Tencent's snapshot states that Cairn uses (a failed capture's row is removed: Tencent has no FAILED). */
+/**
+ * Tencent's snapshot states that Cairn uses (a failed capture's row is removed: Tencent has no FAILED).
+ * TORECYCLE: deleted into the recycle bin, recoverable until purged.
+ */
 public enum SnapshotState {
-    CREATING, NORMAL, ROLLBACKING
+    CREATING, NORMAL, ROLLBACKING, TORECYCLE
 }

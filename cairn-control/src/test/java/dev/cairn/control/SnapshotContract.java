@@ -482,4 +482,50 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThat(control.snapshotLocks().of(alice)).isEmpty();
         assertThat(control.snapshots().expire()).isEqualTo(1); // the lock has passed: its deadline applies again
     }
+
+    @Test
+    void withARecycleBinADeletedSnapshotIsRecoverableUntilItIsPurged() throws Exception {
+        stopNode();
+        limits = Limits.defaults().withSnapshotRecycleDays(7);
+        startNode();
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        byte[] data = pattern(33, 1 << 20);
+        write(disk, 0, data);
+        String snap = control.snapshots().createSnapshot(alice, disk, "oops", null);
+        awaitNormal(snap);
+        control.snapshots().deleteSnapshots(alice, List.of(snap));
+        assertThat(snapshot(snap).state()).isEqualTo(SnapshotState.TORECYCLE);
+        List<SnapshotService.Recycled> bin = control.snapshots().recycled(alice);
+        assertThat(bin).extracting(r -> r.snapshot().snapshotId()).containsExactly(snap);
+        assertThat(bin.getFirst().purgeAt()).isEqualTo(clock.instant().plus(Duration.ofDays(7)));
+        // in the bin it is nobody's to use, and GC keeps its data
+        assertThatThrownBy(() -> control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0,
+                null, snap))).isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.RECYCLED));
+        assertThatThrownBy(() -> control.snapshotLocks().lock(alice, List.of(snap), clock.instant().plus(Duration.ofDays(1))))
+                .isInstanceOf(SnapshotConflict.class);
+        assertThat(control.snapshots().openExport(snap)).isEmpty();
+        control.repository().collectGarbage(admin, Duration.ZERO);
+        control.snapshots().recoverSnapshots(alice, List.of(snap));
+        assertThat(snapshot(snap).state()).isEqualTo(SnapshotState.NORMAL);
+        assertThat(readSnapshot(snap, 0, data.length)).isEqualTo(data);
+        assertThatThrownBy(() -> control.snapshots().recoverSnapshots(alice, List.of(snap))).isInstanceOf(SnapshotConflict.class);
+
+        // a deadline sends it to the bin too; recovered after its deadline it comes back permanent
+        String dated = control.snapshots().createSnapshot(alice, disk, "dated", clock.instant().plus(Duration.ofDays(1)));
+        awaitNormal(dated);
+        clock.advance(Duration.ofDays(2));
+        control.snapshots().expire();
+        assertThat(snapshot(dated).state()).isEqualTo(SnapshotState.TORECYCLE);
+        control.snapshots().recoverSnapshots(alice, List.of(dated));
+        assertThat(snapshot(dated).permanent()).isTrue();
+        assertThat(snapshot(dated).deadline()).isNull();
+
+        // past its days in the bin it is purged, for good
+        control.snapshots().deleteSnapshots(alice, List.of(snap));
+        clock.advance(Duration.ofDays(8));
+        control.snapshots().expire();
+        assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).items())
+                .extracting(Snapshot::snapshotId).containsExactly(dated);
+        assertThat(control.snapshots().recycled(alice)).isEmpty();
+    }
 }

@@ -48,6 +48,8 @@ abstract class SnapshotFixture {
     VolumeManager volumes;
     CloudControl control;
     TestClock clock = new TestClock(Instant.parse("2026-11-26T04:00:00Z"));
+    /** The node's limits; a test may change them and restart the node ({@link #stopNode}, {@link #startNode}). */
+    Limits limits = Limits.defaults();
     Caller admin;
     Caller alice;
 
@@ -67,7 +69,7 @@ abstract class SnapshotFixture {
         cache = new BaseCache(dir.resolve("cache"), repo);
         volumes = new VolumeManager(dir.resolve("volumes"), repo.blockSize(), cache);
         control = new CloudControl(catalog, volumes, new SnapshotEngine(repo, volumes, cache, 2), Region.defaultRegion(),
-                Limits.defaults(), clock, 0, new ServerHooks(dir.resolve("hooks")));
+                limits, clock, 0, new ServerHooks(dir.resolve("hooks")));
     }
 
     void stopNode() throws Exception {
