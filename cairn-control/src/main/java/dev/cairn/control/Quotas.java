@@ -23,8 +23,8 @@ import java.util.List;
 public final class Quotas {
     /** A quota's API name, what it counts, and its default. {@code -1} means no limit. */
     public enum Quota {
-        SNAPSHOTS_PER_DISK("snapshots-per-disk", "snapshots", "snapshots of one disk (any state)"),
-        SNAPSHOTS_PER_REGION("snapshots-per-region", "snapshots", "snapshots of the account in the region"),
+        SNAPSHOTS_PER_DISK("snapshots-per-disk", "snapshots", "snapshots of one disk (not those in the recycle bin)"),
+        SNAPSHOTS_PER_REGION("snapshots-per-region", "snapshots", "snapshots of the account in the region (not those in the recycle bin)"),
         AUTO_SNAPSHOT_POLICIES("auto-snapshot-policies", "auto-snapshot policies", "auto-snapshot policies of the account"),
         INSTANCES("instances", "instances", "instances of the account");
 
@@ -101,8 +101,9 @@ public final class Quotas {
     private static long used(Catalog.Tx tx, long accountId, Quota q) throws SQLException {
         return switch (q) {
             case SNAPSHOTS_PER_DISK -> tx.count("SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM snapshots WHERE account_id = ? "
-                    + "GROUP BY disk_id) per_disk", accountId); // the fullest disk
-            case SNAPSHOTS_PER_REGION -> tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ?", accountId);
+                    + "AND state <> ? GROUP BY disk_id) per_disk", accountId, SnapshotState.TORECYCLE); // the fullest disk
+            case SNAPSHOTS_PER_REGION -> tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND state <> ?", accountId,
+                    SnapshotState.TORECYCLE); // the recycle bin's do not count
             case AUTO_SNAPSHOT_POLICIES -> tx.count("SELECT COUNT(*) FROM auto_snapshot_policies WHERE account_id = ?", accountId);
             case INSTANCES -> tx.count("SELECT COUNT(*) FROM instances WHERE account_id = ?", accountId);
         };

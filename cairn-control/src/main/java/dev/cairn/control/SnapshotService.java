@@ -172,12 +172,14 @@ public final class SnapshotService implements AutoCloseable {
                     instance = d.instanceId();
                 }
                 control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK,
-                        tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ?", d.diskId()), 1, "disk `" + d.diskId() + "`");
+                        tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state <> ?", d.diskId(), SnapshotState.TORECYCLE), 1,
+                        "disk `" + d.diskId() + "`"); // deleted ones waiting in the recycle bin free their slot
                 String member = groupId == null ? name : name + "_" + i;
                 out.add(new Planned(Ids.snapshot(), d, lastManifest(tx, d.diskId()), member));
             }
             control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_REGION,
-                    tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ?", caller.accountId()), out.size(), "the account");
+                    tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND state <> ?", caller.accountId(), SnapshotState.TORECYCLE),
+                    out.size(), "the account");
             for (Planned p : out) {
                 tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),
@@ -666,10 +668,10 @@ public final class SnapshotService implements AutoCloseable {
     public Map<String, DiskSnapshots> snapshotsPerDisk(Caller caller) {
         return catalog.read(tx -> {
             Map<String, DiskSnapshots> out = new LinkedHashMap<>();
-            tx.query("SELECT disk_id, COUNT(*), SUM(incremental_bytes) FROM snapshots WHERE account_id = ? GROUP BY disk_id", rs -> {
+            tx.query("SELECT disk_id, COUNT(*), SUM(incremental_bytes) FROM snapshots WHERE account_id = ? AND state <> ? GROUP BY disk_id", rs -> {
                 out.put(rs.getString(1), new DiskSnapshots(rs.getLong(2), rs.getLong(3)));
                 return null;
-            }, caller.accountId());
+            }, caller.accountId(), SnapshotState.TORECYCLE);
             return out;
         });
     }

@@ -493,10 +493,16 @@ abstract class SnapshotContract extends SnapshotFixture {
         write(disk, 0, data);
         String snap = control.snapshots().createSnapshot(alice, disk, "oops", null);
         awaitNormal(snap);
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, 1L);
         control.snapshots().deleteSnapshots(alice, List.of(snap));
         assertThat(snapshot(snap).state()).isEqualTo(SnapshotState.TORECYCLE);
+        String instead = control.snapshots().createSnapshot(alice, disk, "instead", null); // the bin's do not hold a quota slot
+        awaitNormal(instead);
+        control.snapshots().deleteSnapshots(alice, List.of(instead));
+        control.quotas().modify(admin, alice.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK, null);
         List<SnapshotService.Recycled> bin = control.snapshots().recycled(alice);
-        assertThat(bin).extracting(r -> r.snapshot().snapshotId()).containsExactly(snap);
+        assertThat(bin).extracting(r -> r.snapshot().snapshotId()).containsExactlyInAnyOrder(snap, instead);
+        bin = bin.stream().filter(r -> r.snapshot().snapshotId().equals(snap)).toList();
         assertThat(bin.getFirst().purgeAt()).isEqualTo(clock.instant().plus(Duration.ofDays(7)));
         // in the bin it is nobody's to use, and GC keeps its data
         assertThatThrownBy(() -> control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0,
