@@ -89,6 +89,29 @@ final class CairnActions {
         }
     }
 
+    record BillLine(String snapshotId, String diskId, double giBHours, double cost) {}
+
+    record AccountBill(String accountId, double giBHours, double cost, java.util.List<BillLine> snapshotSet) {}
+
+    record BillResult(String month, String currency, double pricePerGiBMonth, double hoursPerMonth, java.util.List<AccountBill> accountSet) {}
+
+    /** DescribeSnapshotBilling {@code {"Month": "2026-12", "AccountId": …}}: the month's bill (every account for the admin). */
+    Object describeBilling(Caller caller, Params p) {
+        String text = p.requiredString("Month");
+        Long account = p.has("AccountId") ? accountId(caller, p) : null;
+        p.end();
+        java.time.YearMonth month;
+        try {
+            month = java.time.YearMonth.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new ApiError("InvalidParameterValue", "`Month` must look like 2026-12, got '" + Params.clip(text) + "'.");
+        }
+        dev.cairn.control.Billing billing = control.billing();
+        return new BillResult(month.toString(), billing.prices().currency(), billing.prices().perGibMonth(), 730,
+                billing.report(caller, month, account).stream().map(a -> new AccountBill(Long.toString(a.accountId()), a.gibHours(), a.cost(),
+                        a.snapshots().stream().map(l -> new BillLine(l.snapshotId(), l.diskId(), l.gibHours(), l.cost())).toList())).toList());
+    }
+
     record CreateAccountResult(String accountId, String secretId, String secretKey) {}
 
     Object createAccount(Caller caller, Params p) {

@@ -12,7 +12,8 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 final class SchedulerMetrics {
     private SchedulerMetrics() {}
 
-    static void register(PrometheusRegistry registry, Scheduler scheduler) {
+    static void register(PrometheusRegistry registry, dev.cairn.control.CloudControl control) {
+        Scheduler scheduler = control.scheduler();
         CounterWithCallback.builder().name("cairn_scheduler_firings_total")
                 .help("Auto-snapshot policy firings planned by this node (one per policy and due time)")
                 .callback(cb -> cb.call(scheduler.stats().firingsPlanned())).register(registry);
@@ -28,6 +29,9 @@ final class SchedulerMetrics {
         CounterWithCallback.builder().name("cairn_scheduler_retries_total")
                 .help("Failed policy run attempts that were scheduled to run again")
                 .callback(cb -> cb.call(scheduler.stats().retries())).register(registry);
+        CounterWithCallback.builder().name("cairn_billing_metered_hours_total")
+                .help("Service-clock hours this node metered for billing (each hour is metered once across nodes)")
+                .callback(cb -> cb.call(control.billing().hoursMetered())).register(registry);
         Histogram lag = Histogram.builder().name("cairn_scheduler_lag_seconds")
                 .help("From a firing's due time to the start of its run")
                 .classicUpperBounds(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600).register(registry);

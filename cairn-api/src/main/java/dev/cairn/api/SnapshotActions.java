@@ -205,12 +205,20 @@ final class SnapshotActions {
         return new CbsActions.Empty();
     }
 
-    /** GetSnapOverview and DescribeSnapshotOverview: the same figures (no free quota: billing is not configured). */
+    /**
+     * GetSnapOverview and DescribeSnapshotOverview: the same figures. TotalSize is what the meter bills the
+     * account now (GiB; see {@link dev.cairn.control.Billing}), RealTradeSize that minus the free quota.
+     */
     Object overview(Caller caller, Params p) {
         p.end();
         SnapshotService.Overview o = snapshots.overview(caller);
-        double gib = Math.round(o.storedBytes() / GIB * 1000) / 1000.0;
-        return new OverviewResult(gib, gib, 0, o.count());
+        double gib = round(control.billing().billedBytesNow(caller) / GIB);
+        double free = control.billing().prices().freeGib();
+        return new OverviewResult(gib, round(Math.max(0, gib - free)), free, o.count());
+    }
+
+    private static double round(double gib) {
+        return Math.round(gib * 1000) / 1000.0;
     }
 
     Object createSnapshotGroup(Caller caller, Params p) {

@@ -91,7 +91,7 @@ final class TencentApi {
                 .help("Tencent API request latency by action").labelNames("action")
                 .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
                 .register(registry);
-        SchedulerMetrics.register(registry, control.scheduler());
+        SchedulerMetrics.register(registry, control);
     }
 
     /** Every action served, by {@code X-TC-Action}. CBS and CVM names do not overlap. */
@@ -156,6 +156,7 @@ final class TencentApi {
                 entry("RebuildCatalog", snap::rebuildCatalog),
                 entry("DescribeAutoSnapshotPolicyRuns", policy::runs),
                 entry("DescribeAccountQuotas", cairn::describeQuotas),
+                entry("DescribeSnapshotBilling", cairn::describeBilling),
                 entry("ModifyAccountQuota", cairn::modifyQuota));
     }
 

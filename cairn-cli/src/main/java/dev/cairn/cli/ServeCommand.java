@@ -6,6 +6,7 @@ import dev.cairn.control.Catalog;
 import dev.cairn.control.CloudControl;
 import dev.cairn.control.Limits;
 import dev.cairn.control.Region;
+import dev.cairn.control.Billing;
 import dev.cairn.control.ServerHooks;
 import dev.cairn.control.TestClock;
 import dev.cairn.nbd.Export;
@@ -90,6 +91,17 @@ final class ServeCommand implements Callable<Integer> {
             description = "Keep deleted snapshots recoverable in a recycle bin for this many days (0-365; default: ${DEFAULT-VALUE}, deleted at once).")
     int recycleDays;
 
+    @Option(names = "--snapshot-price", paramLabel = "PRICE", defaultValue = "0.12",
+            description = "Price of stored snapshot data per GiB-month (default: ${DEFAULT-VALUE}; 730 hours make a month).")
+    double snapshotPrice;
+
+    @Option(names = "--currency", defaultValue = "CNY", description = "Currency of --snapshot-price (default: ${DEFAULT-VALUE}).")
+    String currency;
+
+    @Option(names = "--free-gib", paramLabel = "GiB", defaultValue = "0",
+            description = "Free snapshot storage per account, shown as FreeQuota (default: ${DEFAULT-VALUE}).")
+    double freeGib;
+
     @Option(names = "--flatten-rate", paramLabel = "MiB/s", defaultValue = "256",
             description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
     long flattenRateMiB;
@@ -117,7 +129,7 @@ final class ServeCommand implements Callable<Integer> {
         BaseCache cache = new BaseCache(dataDir.resolve("cache"), repo);
         VolumeManager volumes = new VolumeManager(dataDir.resolve("volumes"), repo.blockSize(), cache);
         SnapshotEngine engine = new SnapshotEngine(repo, volumes, cache, captureThreads());
-        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region).withTimeZone(zone),
+        CloudControl control = new CloudControl(catalog, volumes, engine, Region.of(region).withTimeZone(zone).withPrices(new Billing.Prices(snapshotPrice, currency, freeGib)),
                 Limits.defaults().withSnapshotRecycleDays(recycleDays), clock,
                 flattenRateMiB << 20, new ServerHooks(hooksDir != null ? hooksDir.toAbsolutePath() : dataDir.resolve("hooks")));
         NbdServer nbd = new NbdServer(address("--nbd-listen", nbdListen), new Exports(control), new NbdMetrics(metrics));

@@ -118,6 +118,12 @@ class PolicyStoryIT {
             run("e2fsck", "-fn", restored.toString()).ok();
             assertThat(run("debugfs", "-R", "cat version.txt", restored.toString()).ok().out()).isEqualTo("v1\n");
             assertThat(cairn(creds, "instance", "list", instance).ok().out()).contains("RUNNING");
+
+            // the hours the snapshots were stored were metered: the month's bill lists them
+            String month = java.time.Instant.parse(cairn(creds, "clock", "now").ok().out().trim()).minus(java.time.Duration.ofHours(12))
+                    .atZone(java.time.ZoneId.of("Asia/Shanghai")).format(DateTimeFormatter.ofPattern("yyyy-MM"));
+            String bill = cairn(creds, "billing", "report", "--month", month, "--csv").ok().out();
+            assertThat(bill).startsWith("account_id,snapshot_id,disk_id,gib_hours,cost,currency").contains(autos.getLast().path("SnapshotId").asText(), ",CNY");
             assertThat(server.stop()).isZero();
         }
     }

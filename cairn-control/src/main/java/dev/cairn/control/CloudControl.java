@@ -71,6 +71,7 @@ public final class CloudControl implements AutoCloseable {
     private final Quotas quotas;
     private final SnapshotShares shares;
     private final SnapshotLocks locks;
+    private final Billing billing;
     private final PolicyService policies;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
@@ -138,6 +139,7 @@ public final class CloudControl implements AutoCloseable {
         this.quotas = new Quotas(catalog, limits, clock);
         this.shares = new SnapshotShares(this, catalog, clock);
         this.locks = new SnapshotLocks(this, catalog, clock);
+        this.billing = new Billing(this, catalog, clock, region.prices());
         this.policies = new PolicyService(this, catalog, clock, hooks);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
@@ -161,6 +163,8 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    /** Metering and bills for stored snapshot data. */
+    public Billing billing() { return billing; }
     /** Snapshot locks (deletion protection). */
     public SnapshotLocks snapshotLocks() { return locks; }
     /** Snapshots shared with other accounts. */

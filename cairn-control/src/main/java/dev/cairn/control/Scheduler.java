@@ -154,8 +154,18 @@ public final class Scheduler implements AutoCloseable {
     /** Plans due firings and starts the runs that may run now. */
     void tick() {
         if (closing) return;
+        meter();
         plan();
         for (Claim c : claim(slots.availablePermits())) startRun(c);
+    }
+
+    /** Meters the hours that ended (billing), before anything new happens at this time. */
+    private void meter() {
+        try {
+            control.billing().meterThrough();
+        } catch (RuntimeException e) {
+            log.warn("metering failed; the next tick tries again", e);
+        }
     }
 
     // ------------------------------------------------------------------ planning
@@ -422,7 +432,7 @@ public final class Scheduler implements AutoCloseable {
     // ------------------------------------------------------------------ the test clock
 
     /**
-     * Moves the test clock forward by {@code step}, stopping at every firing and retry in between
+     * Moves the test clock forward by {@code step}, stopping at every firing, retry and hour boundary (billing) in between
      * (in order) and letting it finish there, as if that time had passed; returns the new time.
      */
     synchronized Instant advance(TestClock testClock, Duration step) throws InterruptedException {
@@ -437,6 +447,8 @@ public final class Scheduler implements AutoCloseable {
                 long retry = tx.count("SELECT MIN(not_before) FROM auto_snapshot_runs WHERE state = ? AND not_before > ? AND not_before <= ?",
                         PENDING, now, target.toEpochMilli());
                 long first = policy == 0 ? retry : retry == 0 ? policy : Math.min(policy, retry);
+                long hour = Instant.ofEpochMilli(now).truncatedTo(java.time.temporal.ChronoUnit.HOURS).plus(Duration.ofHours(1)).toEpochMilli();
+                if (hour <= target.toEpochMilli() && (first == 0 || hour < first)) first = hour; // every hour is metered at its end
                 return first == 0 ? Optional.empty() : Optional.of(first);
             });
             if (next.isEmpty()) break;

@@ -534,4 +534,53 @@ abstract class SnapshotContract extends SnapshotFixture {
                 .extracting(Snapshot::snapshotId).containsExactly(dated);
         assertThat(control.snapshots().recycled(alice)).isEmpty();
     }
+
+    @Test
+    void aScriptedMonthIsBilledAsTheRuleSays() throws Exception {
+        String disk = dataDiskOf(runningInstanceWithDisk());
+        Caller bob = new Caller(control.accounts().createAccount(admin, "bob").accountId(), false, "req-bob");
+        java.time.ZoneId zone = control.region().timeZone();
+        Instant december = java.time.LocalDate.of(2026, 12, 1).atStartOfDay(zone).toInstant();
+        control.billing().meterThrough(); // the meter starts now
+        control.advanceClock(Duration.between(clock.instant(), december));
+
+        // Dec 1 00:00: A, four blocks
+        byte[] a = pattern(41, 4 * repo.blockSize());
+        write(disk, 0, a);
+        String snapA = control.snapshots().createSnapshot(alice, disk, "A", null);
+        ManifestId mA = ManifestId.parse(awaitNormal(snapA).manifestId());
+        control.advanceClock(Duration.ofDays(10));
+        // Dec 11 00:00: B, two of A's blocks changed and two new ones; shared with bob (who pays nothing for it)
+        write(disk, 2L * repo.blockSize(), pattern(42, 4 * repo.blockSize()));
+        String snapB = control.snapshots().createSnapshot(alice, disk, "B", null);
+        ManifestId mB = ManifestId.parse(awaitNormal(snapB).manifestId());
+        control.snapshotShares().modify(alice, List.of(snapB), List.of(bob.accountId()), true);
+        control.advanceClock(Duration.ofDays(10));
+        // Dec 21 00:00: A deleted; what B shares with it passes to B
+        var accounting = repo.spaceAccounting();
+        long sA = accounting.storedBytes(List.of(mA));
+        long mBWithA = accounting.storedBytes(List.of(mA, mB)) - sA;
+        control.snapshots().deleteSnapshots(alice, List.of(snapA));
+        long sB = accounting.storedBytes(List.of(mB));
+        control.advanceClock(Duration.ofDays(11)); // to Jan 1 00:00: December's 744 hours are all metered
+
+        // the hand computation: hours are billed at their end, from the state then
+        double expectA = 480.0 * sA / Billing.GIB;
+        double expectB = (240.0 * mBWithA + 264.0 * sB) / Billing.GIB;
+        List<Billing.AccountReport> bill = control.billing().report(admin, java.time.YearMonth.of(2026, 12), null);
+        assertThat(bill).extracting(Billing.AccountReport::accountId).containsExactly(alice.accountId());
+        Billing.AccountReport mine = bill.getFirst();
+        assertThat(mine.snapshots()).extracting(Billing.SnapshotLine::snapshotId).containsExactlyInAnyOrder(snapA, snapB);
+        Map<String, Double> bySnapshot = new java.util.HashMap<>();
+        mine.snapshots().forEach(l -> bySnapshot.put(l.snapshotId(), l.gibHours()));
+        assertThat(bySnapshot.get(snapA)).isCloseTo(expectA, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(bySnapshot.get(snapB)).isCloseTo(expectB, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(mine.gibHours()).isCloseTo(expectA + expectB, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(mine.cost()).isCloseTo((expectA + expectB) * 0.12 / 730, org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(sA).isGreaterThan(4L * repo.blockSize()); // random data: stored about as large
+        assertThat(control.billing().report(bob, java.time.YearMonth.of(2026, 12), null)).isEmpty();
+        assertThat(control.billing().billedBytesNow(alice)).isEqualTo(sB); // the overview agrees with the meter
+        assertThatThrownBy(() -> control.billing().report(bob, java.time.YearMonth.of(2026, 12), alice.accountId()))
+                .isInstanceOf(ControlException.Unauthorized.class);
+    }
 }

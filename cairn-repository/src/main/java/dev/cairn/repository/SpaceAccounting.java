@@ -96,6 +96,51 @@ public final class SpaceAccounting {
         return result;
     }
 
+    /**
+     * Billing's attribution: each stored object is charged once, to the first manifest of
+     * {@code oldestFirst} that references it — a manifest pays for its root and for the pages and chunks
+     * no older manifest of the list uses. Dropping a manifest from the list passes its shared objects on
+     * to the next one that uses them. The values add up to {@link #storedBytes} of the list.
+     */
+    public synchronized Map<ManifestId, Long> ownedBytes(List<ManifestId> oldestFirst, Cancellation cancel) throws IOException {
+        List<ManifestId> ids = new ArrayList<>(new LinkedHashSet<>(oldestFirst));
+        long[] owned = new long[ids.size()];
+        ChunkIdTable pageOwner = new ChunkIdTable();
+        for (int i = 0; i < ids.size(); i++) {
+            cancel.check();
+            Repository.LoadedRoot loaded = root(ids.get(i));
+            owned[i] += loaded.storedBytes();
+            for (ChunkId page : loaded.root().pageIds()) {
+                if (!page.isZero() && pageOwner.get(page, NONE) == NONE) pageOwner.put(page, i); // the oldest user keeps it
+            }
+        }
+        List<ChunkId> distinctPages = new ArrayList<>(pageOwner.size());
+        pageOwner.forEach(distinctPages::add);
+        ChunkIdTable chunkOwner = new ChunkIdTable(distinctPages.size() * 64);
+        for (ChunkId page : distinctPages) {
+            cancel.check();
+            int owner = pageOwner.get(page, NONE);
+            long[] words = page(page);
+            for (int w = 0; w < words.length; w += 4) {
+                if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) == 0) continue;
+                ChunkId chunk = new ChunkId(words[w], words[w + 1], words[w + 2], words[w + 3]);
+                int current = chunkOwner.get(chunk, NONE);
+                if (current == NONE || owner < current) chunkOwner.put(chunk, owner); // pages come in any order: keep the oldest
+            }
+        }
+        repo.backend().list(ObjectKind.CHUNK, info -> {
+            int owner = chunkOwner.get(ChunkId.parse(info.key().name()), NONE);
+            if (owner >= 0) owned[owner] += info.size();
+        });
+        repo.backend().list(ObjectKind.PAGE, info -> {
+            int owner = pageOwner.get(ChunkId.parse(info.key().name()), NONE);
+            if (owner >= 0) owned[owner] += info.size();
+        });
+        Map<ManifestId, Long> result = new LinkedHashMap<>();
+        for (int i = 0; i < ids.size(); i++) result.put(ids.get(i), owned[i]);
+        return result;
+    }
+
     /** The exclusive bytes of one manifest among {@code all} (which it need not be part of). */
     public long exclusiveBytes(ManifestId manifest, Collection<ManifestId> all) throws IOException {
         List<ManifestId> set = new ArrayList<>(all);
