@@ -300,6 +300,7 @@ final class TencentApi {
                 case BUSY -> "ResourceBusy";
                 case OTHER_DISK, NOT_SHAREABLE -> "InvalidSnapshot.NotSupported";
                 case LOCKED -> "UnsupportedOperation.SnapshotLocked";
+                case SHARED -> "UnsupportedOperation.SnapHasShared";
                 case RECYCLED -> "ResourceUnavailable.SnapshotInRecycleBin";
                 case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";

@@ -132,6 +132,8 @@ public abstract sealed class ControlException extends RuntimeException {
             NOT_SHAREABLE,
             /** Locked against deletion, or a lock would be shortened (UnsupportedOperation.SnapshotLocked). */
             LOCKED,
+            /** Shared with other accounts: unshare before deleting (UnsupportedOperation.SnapHasShared). */
+            SHARED,
             /** In the recycle bin: recover it first (ResourceUnavailable.SnapshotInRecycleBin); or not in it, for a recover. */
             RECYCLED
         }

@@ -426,6 +426,12 @@ public final class SnapshotService implements AutoCloseable {
                 for (String id : snapshotIds) found.add(ownSnapshot(tx, caller, id));
                 for (Snapshot s : found) requireSettled(s);
                 SnapshotLocks.requireUnlocked(tx, snapshotIds, clock.instant());
+                for (Snapshot s : found) {
+                    if (tx.count("SELECT COUNT(*) FROM snapshot_shares WHERE snapshot_id = ?", s.snapshotId()) > 0) {
+                        throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.SHARED, "snapshot `" + s.snapshotId()
+                                + "` is shared with other accounts; stop sharing it first (ModifySnapshotsSharePermission CANCEL)");
+                    }
+                }
                 List<String> names = new ArrayList<>();
                 for (Snapshot s : found) names.add(remove(tx, s.snapshotId(), s.manifestId()));
                 Rows.recordOps(tx, caller, "DeleteSnapshots", snapshotIds, "SUCCESS", clock.millis(), recycleNote());

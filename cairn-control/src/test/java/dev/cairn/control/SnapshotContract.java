@@ -426,6 +426,9 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThatThrownBy(() -> control.snapshotShares().of(bob, snap)).isInstanceOf(NotFound.class);
         assertThatThrownBy(() -> control.rollbacks().applySnapshot(bob, snap, clone, false, false)).isInstanceOf(NotFound.class);
 
+        // a shared snapshot is not deleted (Tencent: stop sharing first)
+        assertThatThrownBy(() -> control.snapshots().deleteSnapshots(alice, List.of(snap)))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.SHARED));
         // revoking stops new use; the disk already made keeps working, even once the owner deletes the snapshot
         control.snapshotShares().modify(alice, List.of(snap), List.of(bob.accountId()), false);
         assertThat(control.snapshots().describeSnapshots(bob, all).items()).isEmpty();
