@@ -135,6 +135,35 @@ final class CvmActions {
                 i.imageSource(), null, false, List.of(), List.of(), "TencentCloud", "", false, "");
     }
 
+    record CreateImageResult(String imageId) {}
+
+    /** CreateImage: from an instance (its system disk and DataDiskIds) or from SnapshotIds (one of a system disk). */
+    Object createImage(Caller caller, Params p) {
+        String name = p.requiredString("ImageName");
+        String instance = p.id("InstanceId", CbsActions.INSTANCE_ID, INSTANCE_MALFORMED).orElse(null);
+        String description = p.string("ImageDescription").orElse(null);
+        List<String> dataDisks = p.ids("DataDiskIds", CbsActions.DISK_ID, "InvalidParameterValue").orElse(List.of());
+        List<String> snapshots = p.ids("SnapshotIds", SnapshotActions.SNAPSHOT_ID, "InvalidParameterValue.SnapshotIdMalformed").orElse(List.of());
+        boolean dryRun = p.bool("DryRun").orElse(false);
+        p.accept("ForcePoweroff", "Sysprep", "ImageFamily"); // Cairn snapshots a running instance's disks at one barrier: no power-off needed
+        p.unsupported("tags are not stored by Cairn", "TagSpecification");
+        p.end();
+        return new CreateImageResult(control.images().create(caller, name, description, instance, dataDisks, snapshots, dryRun));
+    }
+
+    /** DeleteImages: the caller's images; DeleteBindedSnap deletes their snapshots too. */
+    Object deleteImages(Caller caller, Params p) {
+        List<String> ids = p.ids("ImageIds", IMAGE_ID, "InvalidImageId.Malformed").orElseThrow(() -> ApiError.missing("ImageIds"));
+        if (ids.isEmpty()) throw ApiError.missing("ImageIds");
+        boolean withSnapshots = p.bool("DeleteBindedSnap").orElse(false);
+        boolean dryRun = p.bool("DryRun").orElse(false);
+        p.end();
+        if (ids.contains(Image.BLANK.imageId())) throw new ApiError("InvalidImageId.NotFound", "public images cannot be deleted");
+        if (dryRun) throw new ApiError("DryRunOperation", "DeleteImages would have been tried (DryRun)");
+        control.images().delete(caller, ids, withSnapshots);
+        return new CbsActions.Empty();
+    }
+
     // ---- instances ----
 
     Object runInstances(Caller caller, Params p) {

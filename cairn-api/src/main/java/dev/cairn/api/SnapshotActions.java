@@ -126,8 +126,10 @@ final class SnapshotActions {
         Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
         Map<String, dev.cairn.control.SnapshotShares.Summary> shared = control.snapshotShares().summaries(caller);
         Map<String, Instant> locked = control.snapshotLocks().of(caller);
+        Map<String, List<dev.cairn.control.Image>> images = control.images().bySnapshot(caller);
         return new DescribeSnapshotsResult(page.totalCount(), page.items().stream()
-                .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()), locked.get(s.snapshotId()))).toList());
+                .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()), locked.get(s.snapshotId()),
+                        images.getOrDefault(s.snapshotId(), List.of()))).toList());
     }
 
     private static String type(Snapshot s, Caller caller) {
@@ -153,11 +155,13 @@ final class SnapshotActions {
     }
 
     /** {@code shared}: how the caller's own snapshot is shared, or null; {@code lockedUntil}: its lock, or null. */
-    static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared, Instant lockedUntil) {
+    static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared, Instant lockedUntil,
+                             List<dev.cairn.control.Image> images) {
         return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), false, s.state().name(),
                 s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
-                List.of(), shared == null ? 0 : shared.accounts(), type(s, caller), s.diskSizeGib(), s.diskId(), List.of(), false,
-                Listing.cbsTime(s.createdAt(), region.timeZone()), 0, s.diskUsage().name(), s.snapshotId(),
+                images.stream().map(i -> new Image(i.imageId(), i.imageName())).toList(), shared == null ? 0 : shared.accounts(), type(s, caller),
+                s.diskSizeGib(), s.diskId(), List.of(), false, Listing.cbsTime(s.createdAt(), region.timeZone()), images.size(),
+                s.diskUsage().name(), s.snapshotId(),
                 shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), lockedUntil != null,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
                 s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead(),
@@ -180,9 +184,9 @@ final class SnapshotActions {
     Object deleteSnapshots(Caller caller, Params p) {
         List<String> ids = p.ids("SnapshotIds", SNAPSHOT_ID, "InvalidSnapshotId.Malformed").orElseThrow(() -> ApiError.missing("SnapshotIds"));
         if (ids.isEmpty()) throw ApiError.missing("SnapshotIds");
-        p.bool("DeleteBindImages"); // no images are made from snapshots yet, so either value has the same effect
+        boolean withImages = p.bool("DeleteBindImages").orElse(false);
         p.end();
-        snapshots.deleteSnapshots(caller, ids);
+        snapshots.deleteSnapshots(caller, ids, withImages);
         return new CbsActions.Empty();
     }
 
@@ -312,7 +316,7 @@ final class SnapshotActions {
         p.end();
         Region region = control.region();
         List<SnapshotService.Recycled> all = snapshots.recycled(caller);
-        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null),
+        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null, List.of()),
                 Listing.cbsTime(r.recycledAt(), region.timeZone()), Listing.cbsTime(r.purgeAt(), region.timeZone()))).toList());
     }
 

@@ -101,6 +101,8 @@ final class TencentApi {
                 entry("DescribeRegions", cvm::describeRegions),
                 entry("DescribeZones", cvm::describeZones),
                 entry("DescribeImages", cvm::describeImages),
+                entry("CreateImage", cvm::createImage),
+                entry("DeleteImages", cvm::deleteImages),
                 entry("RunInstances", cvm::runInstances),
                 entry("DescribeInstances", cvm::describeInstances),
                 entry("StartInstances", cvm::startInstances),
@@ -301,6 +303,7 @@ final class TencentApi {
                 case OTHER_DISK, NOT_SHAREABLE -> "InvalidSnapshot.NotSupported";
                 case LOCKED -> "UnsupportedOperation.SnapshotLocked";
                 case SHARED -> "UnsupportedOperation.SnapHasShared";
+                case HAS_IMAGE -> "UnsupportedOperation.SnapshotHasBindedImage";
                 case RECYCLED -> "ResourceUnavailable.SnapshotInRecycleBin";
                 case SYSTEM_DISK -> "InvalidParameter.ShouldConvertSnapshotToImage";
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";

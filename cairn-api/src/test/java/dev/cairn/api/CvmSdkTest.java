@@ -221,4 +221,51 @@ class CvmSdkTest {
         Instance[] set = cvm.DescribeInstances(req).getInstanceSet();
         return set.length == 0 ? null : set[0];
     }
+
+    @Test
+    void aCustomImageMadeFromAnInstanceLaunchesLayeredInstances() throws Exception {
+        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
+        var placement = new com.tencentcloudapi.cvm.v20170312.models.Placement();
+        placement.setZone("ap-guangzhou-1");
+        run.setPlacement(placement);
+        run.setImageId("img-blank001");
+        String source = cvm.RunInstances(run).getInstanceIdSet()[0];
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
+            var d = new com.tencentcloudapi.cvm.v20170312.models.DescribeInstancesRequest();
+            d.setInstanceIds(new String[] {source});
+            return cvm.DescribeInstances(d).getInstanceSet()[0].getInstanceState().equals("RUNNING");
+        });
+        var create = new com.tencentcloudapi.cvm.v20170312.models.CreateImageRequest();
+        create.setInstanceId(source);
+        create.setImageName("golden");
+        String image = cvm.CreateImage(create).getImageId();
+        assertThat(image).matches("img-[a-z0-9]{8}");
+        var byId = new DescribeImagesRequest();
+        byId.setImageIds(new String[] {image});
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                .until(() -> cvm.DescribeImages(byId).getImageSet()[0].getImageState().equals("NORMAL"));
+        var shown = cvm.DescribeImages(byId).getImageSet()[0];
+        assertThat(shown.getImageType()).isEqualTo("PRIVATE_IMAGE");
+        assertThat(shown.getImageName()).isEqualTo("golden");
+
+        run.setImageId(image);
+        run.setInstanceCount(3L);
+        assertThat(cvm.RunInstances(run).getInstanceIdSet()).hasSize(3);
+
+        var snaps = cbs.DescribeSnapshots(new com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsRequest()).getSnapshotSet();
+        var imaged = Arrays.stream(snaps).filter(s -> s.getImageCount() == 1L).toList();
+        assertThat(imaged).hasSize(1);
+        assertThat(imaged.getFirst().getImages()[0].getImageId()).isEqualTo(image);
+        var delete = new com.tencentcloudapi.cbs.v20170312.models.DeleteSnapshotsRequest();
+        delete.setSnapshotIds(new String[] {imaged.getFirst().getSnapshotId()});
+        ApiFixture.assertCode("UnsupportedOperation.SnapshotHasBindedImage", () -> cbs.DeleteSnapshots(delete));
+
+        var deleteImage = new com.tencentcloudapi.cvm.v20170312.models.DeleteImagesRequest();
+        deleteImage.setImageIds(new String[] {image});
+        deleteImage.setDeleteBindedSnap(true);
+        cvm.DeleteImages(deleteImage);
+        ApiFixture.assertCode("InvalidImageId.NotFound", () -> cvm.DeleteImages(deleteImage));
+        assertThat(Arrays.stream(cbs.DescribeSnapshots(new com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsRequest()).getSnapshotSet())
+                .map(com.tencentcloudapi.cbs.v20170312.models.Snapshot::getSnapshotId)).doesNotContain(imaged.getFirst().getSnapshotId());
+    }
 }

@@ -72,6 +72,7 @@ public final class CloudControl implements AutoCloseable {
     private final SnapshotShares shares;
     private final SnapshotLocks locks;
     private final Billing billing;
+    private final ImageService images;
     private final PolicyService policies;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
@@ -140,6 +141,7 @@ public final class CloudControl implements AutoCloseable {
         this.shares = new SnapshotShares(this, catalog, clock);
         this.locks = new SnapshotLocks(this, catalog, clock);
         this.billing = new Billing(this, catalog, clock, region.prices());
+        this.images = new ImageService(this, catalog, clock);
         this.policies = new PolicyService(this, catalog, clock, hooks);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
@@ -163,6 +165,8 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    /** Custom images (CreateImage, DeleteImages; DescribeImages lists them). */
+    public ImageService images() { return images; }
     /** Metering and bills for stored snapshot data. */
     public Billing billing() { return billing; }
     /** Snapshot locks (deletion protection). */
@@ -203,11 +207,10 @@ public final class CloudControl implements AutoCloseable {
     // ---- images ----
 
     public Page<Image> describeImages(Caller caller, ListQuery<Image> query) {
-        return query.apply(restrictIds(List.of(Image.BLANK), query.ids(), Image::imageId));
-    }
-
-    private Optional<Image> image(String imageId) {
-        return Image.BLANK.imageId().equals(imageId) ? Optional.of(Image.BLANK) : Optional.empty();
+        List<Image> all = new ArrayList<>();
+        all.add(Image.BLANK);
+        all.addAll(images.own(caller));
+        return query.apply(restrictIds(all, query.ids(), Image::imageId));
     }
 
     // ---- instances ----
@@ -216,7 +219,24 @@ public final class CloudControl implements AutoCloseable {
     public List<String> runInstances(Caller caller, NewInstances spec) {
         return recorded(caller, "RunInstances", () -> {
             requireZone(spec.zone(), "Placement.Zone");
-            Image image = image(spec.imageId()).orElseThrow(() -> new NotFound(ResourceKind.IMAGE, spec.imageId()));
+            ImageService.Plan plan = catalog.read(tx -> images.find(tx, caller, spec.imageId()))
+                    .orElseThrow(() -> new NotFound(ResourceKind.IMAGE, spec.imageId()));
+            Image image = plan.image();
+            if (!image.imageState().equals("NORMAL")) {
+                throw new InvalidValue("ImageId", InvalidValue.Reason.VALUE, "image `" + image.imageId() + "` is " + image.imageState());
+            }
+            // an image's disks are laid over its snapshots and stay layered: one image, plus what each instance changes
+            List<Rollbacks.CloneSource> sources = new ArrayList<>();
+            if (!plan.snapshots().isEmpty()) {
+                catalog.read(tx -> {
+                    for (Snapshot s : plan.snapshots()) sources.add(rollbacks.imageSource(tx, s.snapshotId()));
+                    return null;
+                });
+            }
+            if (spec.dataDisks().size() + Math.max(0, sources.size() - 1) > limits.dataDisksPerInstance()) {
+                throw new InvalidValue("DataDisks", InvalidValue.Reason.TOO_MANY, "the image's data disks and `DataDisks` make more than "
+                        + limits.dataDisksPerInstance() + " data disks");
+            }
             if (InstanceTypes.shape(spec.instanceType()).isEmpty()) {
                 throw new InvalidValue("InstanceType", InvalidValue.Reason.INSTANCE_TYPE,
                         "`InstanceType` `" + spec.instanceType() + "` is not of the form FAMILY.SIZE<memory>, e.g. S5.MEDIUM4");
@@ -247,6 +267,7 @@ public final class CloudControl implements AutoCloseable {
             List<Instance> instances = new ArrayList<>();
             List<Disk> disks = new ArrayList<>();
             List<String> created = new ArrayList<>();
+            java.util.Map<String, Rollbacks.CloneSource> layered = new java.util.LinkedHashMap<>();
             try {
                 for (int n = 0; n < spec.count(); n++) {
                     String instanceId = Ids.instance();
@@ -257,7 +278,13 @@ public final class CloudControl implements AutoCloseable {
                     DiskSpec sys = spec.systemDisk();
                     disks.add(newDiskFile(created, caller, sys.name() == null ? UNNAMED : sys.name(), spec.zone(),
                             spec.projectId(), sys.diskType(), DiskUsage.SYSTEM_DISK, sys.sizeGib(), DiskState.ATTACHED,
-                            instanceId, false, true, now));
+                            instanceId, false, true, now, sources.isEmpty() ? null : sources.getFirst()));
+                    if (!sources.isEmpty()) layered.put(disks.getLast().diskId(), sources.getFirst());
+                    for (Rollbacks.CloneSource data : sources.subList(Math.min(1, sources.size()), sources.size())) {
+                        disks.add(newDiskFile(created, caller, UNNAMED, spec.zone(), spec.projectId(), DiskType.CLOUD_PREMIUM, DiskUsage.DATA_DISK,
+                                data.sizeGib(), DiskState.ATTACHED, instanceId, true, true, now, data));
+                        layered.put(disks.getLast().diskId(), data);
+                    }
                     for (DiskSpec d : spec.dataDisks()) {
                         disks.add(newDiskFile(created, caller, d.name() == null ? UNNAMED : d.name(), spec.zone(),
                                 spec.projectId(), d.diskType(), DiskUsage.DATA_DISK, d.sizeGib(), DiskState.ATTACHED,
@@ -271,6 +298,7 @@ public final class CloudControl implements AutoCloseable {
                     checkInstanceQuota(tx, caller, spec.count());
                     for (Instance i : instances) Rows.insertInstance(tx, i);
                     for (Disk d : disks) Rows.insertDisk(tx, d);
+                    for (var e : layered.entrySet()) Rollbacks.recordLayered(tx, e.getKey(), e.getValue());
                     Rows.recordOps(tx, caller, "RunInstances", ids, "PROCESSING", now.toEpochMilli(), "image=" + image.imageId());
                     Rows.recordOps(tx, caller, "CreateDisks", disks.stream().map(Disk::diskId).toList(), "SUCCESS",
                             now.toEpochMilli(), "with instance");

@@ -134,6 +134,8 @@ public abstract sealed class ControlException extends RuntimeException {
             LOCKED,
             /** Shared with other accounts: unshare before deleting (UnsupportedOperation.SnapHasShared). */
             SHARED,
+            /** Used by an image: delete it first or with it (UnsupportedOperation.SnapshotHasBindedImage). */
+            HAS_IMAGE,
             /** In the recycle bin: recover it first (ResourceUnavailable.SnapshotInRecycleBin); or not in it, for a recover. */
             RECYCLED
         }

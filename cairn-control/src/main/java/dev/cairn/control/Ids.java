@@ -22,6 +22,10 @@ final class Ids {
         return "csnap-" + random(LOWER, 8);
     }
 
+    static String image() {
+        return "img-" + random(LOWER, 8);
+    }
+
     static String autoSnapshotPolicy() {
         return "asp-" + random(LOWER, 8);
     }

@@ -303,6 +303,23 @@ public final class Rollbacks implements AutoCloseable {
         engine.layer(diskId, sizeBytes, ManifestId.parse(source.manifestId()));
     }
 
+    /**
+     * What an image's instance disk starts from: the image's snapshot (a system-disk one too). Such disks
+     * stay layered over it (no flatten): N instances cost one image plus what each changes.
+     */
+    CloneSource imageSource(Catalog.Tx tx, String snapshotId) throws SQLException {
+        snapshots.engine();
+        Snapshot s = SnapshotService.snapshotById(tx, snapshotId).orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT, snapshotId));
+        SnapshotService.requireSettled(s);
+        return new CloneSource(s.snapshotId(), s.manifestId(), s.diskSizeGib());
+    }
+
+    /** Records an image instance disk's lineage: layered over the image's snapshot, not flattening. */
+    static void recordLayered(Catalog.Tx tx, String diskId, CloneSource source) throws SQLException {
+        tx.update("UPDATE disks SET last_manifest = ?, base_manifest = ?, source_snapshot_id = ?, flatten_percent = NULL WHERE disk_id = ?",
+                source.manifestId(), source.manifestId(), source.snapshotId(), diskId);
+    }
+
     /** Records the lineage of cloned disks in the transaction that inserts them. */
     static void recordClone(Catalog.Tx tx, String diskId, CloneSource source) throws SQLException {
         tx.update("UPDATE disks SET last_manifest = ?, base_manifest = ?, source_snapshot_id = ?, flatten_percent = 0 WHERE disk_id = ?",
@@ -376,8 +393,9 @@ public final class Rollbacks implements AutoCloseable {
             log.info("finishing rollback of disk={} left by the last stop", d);
             background.submit("rollback " + d, () -> finishRollback(d, null));
         }
-        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE base_manifest IS NOT NULL AND state <> ?",
-                rs -> rs.getString(1), DiskState.ROLLBACKING))) {
+        // disks layered for good (an image's instances: flatten_percent NULL) stay layered
+        for (String d : catalog.read(tx -> tx.query("SELECT disk_id FROM disks WHERE base_manifest IS NOT NULL AND flatten_percent IS NOT NULL "
+                + "AND state <> ?", rs -> rs.getString(1), DiskState.ROLLBACKING))) {
             startFlatten(d);
         }
     }

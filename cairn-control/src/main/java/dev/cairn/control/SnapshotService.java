@@ -135,6 +135,12 @@ public final class SnapshotService implements AutoCloseable {
         return create(caller, List.of(diskId), name, deadline, null, policyId, fence).getFirst();
     }
 
+    /** An image's snapshots of an instance's disks, at one barrier, permanent; {@code fence} runs per snapshot, in order. */
+    void createForImage(Caller caller, List<String> diskIds, String name, Fence fence) {
+        engine();
+        create(caller, diskIds, name, null, null, null, fence);
+    }
+
     /**
      * Waits up to {@code timeout} for a capture this node runs to end. Returns false at once when this
      * node runs no capture of that snapshot (it ended already, or another node runs it).
@@ -417,8 +423,13 @@ public final class SnapshotService implements AutoCloseable {
 
     // ------------------------------------------------------------------ delete
 
-    /** DeleteSnapshots: NORMAL snapshots of the caller, all or nothing. */
+    /** DeleteSnapshots: NORMAL snapshots of the caller, all or nothing; refused for snapshots an image uses. */
     public void deleteSnapshots(Caller caller, List<String> snapshotIds) {
+        deleteSnapshots(caller, snapshotIds, false);
+    }
+
+    /** DeleteSnapshots; with {@code deleteBindImages} the images using them are deleted too. */
+    public void deleteSnapshots(Caller caller, List<String> snapshotIds, boolean deleteBindImages) {
         control.recorded(caller, "DeleteSnapshots", () -> {
             CloudControl.requireIds(snapshotIds, "SnapshotIds", control.limits().idsPerDescribe());
             List<String> manifests = catalog.write(tx -> {
@@ -430,6 +441,13 @@ public final class SnapshotService implements AutoCloseable {
                     if (tx.count("SELECT COUNT(*) FROM snapshot_shares WHERE snapshot_id = ?", s.snapshotId()) > 0) {
                         throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.SHARED, "snapshot `" + s.snapshotId()
                                 + "` is shared with other accounts; stop sharing it first (ModifySnapshotsSharePermission CANCEL)");
+                    }
+                }
+                for (Snapshot s : found) {
+                    if (deleteBindImages) {
+                        tx.update("DELETE FROM images WHERE image_id IN (SELECT image_id FROM image_snapshots WHERE snapshot_id = ?)", s.snapshotId());
+                    } else {
+                        ImageService.requireNoImage(tx, s.snapshotId());
                     }
                 }
                 List<String> names = new ArrayList<>();

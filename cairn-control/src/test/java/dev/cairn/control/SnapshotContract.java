@@ -586,4 +586,61 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThatThrownBy(() -> control.billing().report(bob, java.time.YearMonth.of(2026, 12), alice.accountId()))
                 .isInstanceOf(ControlException.Unauthorized.class);
     }
+
+    @Test
+    void instancesFromACustomImageAreLayeredClonesThatCostOneImage() throws Exception {
+        String source = runningInstanceWithDisk();
+        String system = disks().stream().filter(d -> source.equals(d.instanceId()) && d.diskUsage() == DiskUsage.SYSTEM_DISK).findFirst().orElseThrow().diskId();
+        String data = dataDiskOf(source);
+        byte[] os = pattern(51, 2 << 20), files = pattern(52, 1 << 20);
+        write(system, 0, os);
+        write(data, GIB, files);
+        String image = control.images().create(alice, "golden", "web server", source, List.of(data), List.of(), false);
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> control.describeImages(alice,
+                ListQuery.all(Comparator.comparing(Image::createdAt))).items().stream().anyMatch(i -> i.imageId().equals(image) && i.imageState().equals("NORMAL")));
+        Image shown = control.describeImages(alice, new ListQuery<Image>(List.of(image), x -> true, Comparator.comparing(Image::createdAt), 0, 10))
+                .items().getFirst();
+        assertThat(shown.imageType()).isEqualTo("PRIVATE_IMAGE");
+        assertThat(shown.imageSizeGib()).isEqualTo(50);
+        assertThat(control.images().bySnapshot(alice)).hasSize(2);
+
+        long storedBefore = repo.spaceAccounting().storedBytes(control.snapshots().liveManifests());
+        List<String> made = control.runInstances(alice, new NewInstances("ap-guangzhou-1", 0, image, "S5.MEDIUM4", "web", 5,
+                new DiskSpec(DiskType.CLOUD_PREMIUM, 50, null, true), List.of(), null, false));
+        awaitIdle();
+        assertThat(made).hasSize(5);
+        for (String instance : made) {
+            List<Disk> its = disks().stream().filter(d -> instance.equals(d.instanceId())).toList();
+            assertThat(its).extracting(Disk::diskUsage).containsExactly(DiskUsage.SYSTEM_DISK, DiskUsage.DATA_DISK);
+            assertThat(read(its.get(0).diskId(), 0, os.length)).isEqualTo(os);
+            assertThat(read(its.get(1).diskId(), GIB, files.length)).isEqualTo(files);
+        }
+        write(disks().stream().filter(d -> made.getFirst().equals(d.instanceId())).findFirst().orElseThrow().diskId(), 0, pattern(53, 4096));
+        assertThat(read(disks().stream().filter(d -> made.get(1).equals(d.instanceId())).findFirst().orElseThrow().diskId(), 0, os.length))
+                .as("each instance changes only its own disk").isEqualTo(os);
+        // one image, not five copies: nothing new in the repository, and the disks stay layered (no flatten)
+        assertThat(repo.spaceAccounting().storedBytes(control.snapshots().liveManifests())).isEqualTo(storedBefore);
+        long layeredForGood = catalog.read(tx -> tx.count("SELECT COUNT(*) FROM disks WHERE base_manifest IS NOT NULL AND flatten_percent IS NULL"));
+        assertThat(layeredForGood).isEqualTo(10);
+
+        // the image's snapshots are not deleted on their own; with the image, they are — and the instances keep their data
+        String systemSnapshot = control.images().bySnapshot(alice).keySet().iterator().next();
+        assertThatThrownBy(() -> control.snapshots().deleteSnapshots(alice, List.of(systemSnapshot)))
+                .isInstanceOfSatisfying(SnapshotConflict.class, e -> assertThat(e.problem()).isEqualTo(SnapshotConflict.Problem.HAS_IMAGE));
+        control.images().delete(alice, List.of(image), true);
+        assertThat(control.describeImages(alice, ListQuery.all(Comparator.comparing(Image::createdAt))).items()).extracting(Image::imageId)
+                .containsExactly(Image.BLANK.imageId());
+        control.repository().collectGarbage(admin, Duration.ZERO);
+        assertThat(read(disks().stream().filter(d -> made.get(2).equals(d.instanceId())).findFirst().orElseThrow().diskId(), 0, os.length)).isEqualTo(os);
+
+        // the rules
+        assertThatThrownBy(() -> control.images().create(alice, "x", null, source, List.of(), List.of("snap-00000000"), false))
+                .isInstanceOf(ControlException.InvalidValue.class);
+        String dataSnap = control.snapshots().createSnapshot(alice, data, "data only", null);
+        awaitNormal(dataSnap);
+        assertThatThrownBy(() -> control.images().create(alice, "x", null, null, List.of(), List.of(dataSnap), false))
+                .isInstanceOf(ControlException.InvalidValue.class).hasMessageContaining("system disk");
+        assertThatThrownBy(() -> control.runInstances(alice, new NewInstances("ap-guangzhou-1", 0, "img-nothere1", "S5.MEDIUM4", "web", 1,
+                new DiskSpec(DiskType.CLOUD_PREMIUM, 50, null, true), List.of(), null, false))).isInstanceOf(NotFound.class);
+    }
 }
