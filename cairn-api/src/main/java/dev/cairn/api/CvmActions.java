@@ -164,6 +164,35 @@ final class CvmActions {
         return new CbsActions.Empty();
     }
 
+    record ImageShareView(String createdTime, String accountId) {}
+
+    record ImageSharesResult(List<ImageShareView> sharePermissionSet) {}
+
+    /** ModifyImageSharePermission: ImageId, AccountIds (≤ 500 per image), Permission SHARE or CANCEL. */
+    Object modifyImageSharePermission(Caller caller, Params p) {
+        String id = p.id("ImageId", IMAGE_ID, "InvalidImageId.Malformed").orElseThrow(() -> ApiError.missing("ImageId"));
+        List<String> accounts = p.requiredStrings("AccountIds");
+        String permission = p.oneOf("Permission", List.of("SHARE", "CANCEL")).orElseThrow(() -> ApiError.missing("Permission"));
+        p.end();
+        List<Long> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < accounts.size(); i++) {
+            try {
+                ids.add(Long.parseLong(accounts.get(i)));
+            } catch (NumberFormatException e) {
+                throw new ApiError("InvalidParameterValue.InvalidAppIdFormat", "`AccountIds." + i + "` must be an account's numeric id.");
+            }
+        }
+        control.images().share(caller, id, ids, permission.equals("SHARE"));
+        return new CbsActions.Empty();
+    }
+
+    Object describeImageSharePermission(Caller caller, Params p) {
+        String id = p.id("ImageId", IMAGE_ID, "InvalidImageId.Malformed").orElseThrow(() -> ApiError.missing("ImageId"));
+        p.end();
+        return new ImageSharesResult(control.images().sharesOf(caller, id).stream()
+                .map(s -> new ImageShareView(Listing.cvmTime(s.since()), Long.toString(s.accountId()))).toList());
+    }
+
     // ---- instances ----
 
     Object runInstances(Caller caller, Params p) {

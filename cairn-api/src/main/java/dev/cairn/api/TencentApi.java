@@ -103,6 +103,8 @@ final class TencentApi {
                 entry("DescribeImages", cvm::describeImages),
                 entry("CreateImage", cvm::createImage),
                 entry("DeleteImages", cvm::deleteImages),
+                entry("ModifyImageSharePermission", cvm::modifyImageSharePermission),
+                entry("DescribeImageSharePermission", cvm::describeImageSharePermission),
                 entry("RunInstances", cvm::runInstances),
                 entry("DescribeInstances", cvm::describeInstances),
                 entry("StartInstances", cvm::startInstances),
@@ -309,6 +311,14 @@ final class TencentApi {
                 case SIZE -> "InvalidParameter.DiskSizeNotMatch";
             }, e.getMessage());
             case SnapshotsUnavailable e -> new TcError("InternalError.ComponentError", e.getMessage());
+            case ControlException.ImageConflict e -> new TcError(switch (e.problem()) {
+                case NOT_OWNER -> "UnauthorizedOperation.ImageNotBelongToAccount";
+                case SELF -> "InvalidAccountIs.YourSelf";
+                case ALREADY_SHARED -> "FailedOperation.AccountAlreadyExists";
+                case IN_SHARE -> "InvalidImageId.InShared";
+                case NOT_NORMAL -> "InvalidImageId.IncorrectState";
+                case TOO_MANY -> "OverQuota";
+            }, e.getMessage());
             case InstanceConflict e -> new TcError(e.asAttachTarget() ? "InvalidInstance.NotSupported"
                     : "UnsupportedOperation.InstanceState" + camel(e.state().name()), e.getMessage());
             case Unauthorized e -> new TcError("UnauthorizedOperation", e.getMessage());

@@ -268,4 +268,57 @@ class CvmSdkTest {
         assertThat(Arrays.stream(cbs.DescribeSnapshots(new com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsRequest()).getSnapshotSet())
                 .map(com.tencentcloudapi.cbs.v20170312.models.Snapshot::getSnapshotId)).doesNotContain(imaged.getFirst().getSnapshotId());
     }
+
+    @Test
+    void aSharedImageLaunchesInstancesForTheOtherAccountAndNothingElse() throws Exception {
+        var bob = api.control.accounts().createAccount(new dev.cairn.control.Caller(api.admin.accountId(), true, "t"), "image-bob");
+        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
+        var placement = new com.tencentcloudapi.cvm.v20170312.models.Placement();
+        placement.setZone("ap-guangzhou-1");
+        run.setPlacement(placement);
+        run.setImageId("img-blank001");
+        String source = cvm.RunInstances(run).getInstanceIdSet()[0];
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
+            var d = new com.tencentcloudapi.cvm.v20170312.models.DescribeInstancesRequest();
+            d.setInstanceIds(new String[] {source});
+            return cvm.DescribeInstances(d).getInstanceSet()[0].getInstanceState().equals("RUNNING");
+        });
+        var create = new com.tencentcloudapi.cvm.v20170312.models.CreateImageRequest();
+        create.setInstanceId(source);
+        create.setImageName("to-share");
+        String image = cvm.CreateImage(create).getImageId();
+        var byId = new DescribeImagesRequest();
+        byId.setImageIds(new String[] {image});
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                .until(() -> cvm.DescribeImages(byId).getImageSet()[0].getImageState().equals("NORMAL"));
+
+        var share = new com.tencentcloudapi.cvm.v20170312.models.ModifyImageSharePermissionRequest();
+        share.setImageId(image);
+        share.setAccountIds(new String[] {Long.toString(bob.accountId())});
+        share.setPermission("SHARE");
+        cvm.ModifyImageSharePermission(share);
+        ApiFixture.assertCode("FailedOperation.AccountAlreadyExists", () -> cvm.ModifyImageSharePermission(share));
+        var self = new com.tencentcloudapi.cvm.v20170312.models.ModifyImageSharePermissionRequest();
+        self.setImageId(image);
+        self.setAccountIds(new String[] {Long.toString(api.admin.accountId())});
+        self.setPermission("SHARE");
+        ApiFixture.assertCode("InvalidAccountIs.YourSelf", () -> cvm.ModifyImageSharePermission(self));
+        var who = new com.tencentcloudapi.cvm.v20170312.models.DescribeImageSharePermissionRequest();
+        who.setImageId(image);
+        assertThat(cvm.DescribeImageSharePermission(who).getSharePermissionSet()[0].getAccountId()).isEqualTo(Long.toString(bob.accountId()));
+
+        var bobCvm = api.cvm(bob);
+        assertThat(bobCvm.DescribeImages(byId).getImageSet()[0].getImageType()).isEqualTo("SHARED_IMAGE");
+        run.setImageId(image);
+        assertThat(bobCvm.RunInstances(run).getInstanceIdSet()).hasSize(1);
+        var deleteImage = new com.tencentcloudapi.cvm.v20170312.models.DeleteImagesRequest();
+        deleteImage.setImageIds(new String[] {image});
+        ApiFixture.assertCode("UnauthorizedOperation.ImageNotBelongToAccount", () -> bobCvm.DeleteImages(deleteImage));
+        ApiFixture.assertCode("InvalidImageId.InShared", () -> cvm.DeleteImages(deleteImage));
+
+        share.setPermission("CANCEL");
+        cvm.ModifyImageSharePermission(share);
+        assertThat(bobCvm.DescribeImages(byId).getImageSet()).isEmpty();
+        cvm.DeleteImages(deleteImage);
+    }
 }

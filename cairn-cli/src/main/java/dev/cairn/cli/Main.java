@@ -15,7 +15,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "cairn", mixinStandardHelpOptions = true, version = "cairn 0.1.0",
         description = "Cloud disks over NBD with snapshots, behind a Tencent Cloud CBS-compatible API.",
         subcommands = {ServeCommand.class, AccountCommand.class, InstanceCommand.class, DiskCommand.class,
-                RegionCommand.class, ClockCommand.class, SnapshotCommand.class, PolicyCommand.class, RepoCommand.class, BillingCommand.class,
+                RegionCommand.class, ClockCommand.class, SnapshotCommand.class, PolicyCommand.class, ImageCommand.class, RepoCommand.class, BillingCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -209,7 +209,7 @@ public final class CloudControl implements AutoCloseable {
     public Page<Image> describeImages(Caller caller, ListQuery<Image> query) {
         List<Image> all = new ArrayList<>();
         all.add(Image.BLANK);
-        all.addAll(images.own(caller));
+        all.addAll(images.visible(caller));
         return query.apply(restrictIds(all, query.ids(), Image::imageId));
     }
 

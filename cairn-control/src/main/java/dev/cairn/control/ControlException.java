@@ -153,6 +153,33 @@ public abstract sealed class ControlException extends RuntimeException {
         public Problem problem() { return problem; }
     }
 
+    /** The image's owner, state or sharing does not allow the operation. */
+    public static final class ImageConflict extends ControlException {
+        public enum Problem {
+            /** Shared with the caller, not the caller's (UnauthorizedOperation.ImageNotBelongToAccount). */
+            NOT_OWNER,
+            /** Shared with its own account (InvalidAccountIs.YourSelf). */
+            SELF,
+            /** Already shared with that account (FailedOperation.AccountAlreadyExists). */
+            ALREADY_SHARED,
+            /** Still shared: unshare before deleting (InvalidImageId.InShared). */
+            IN_SHARE,
+            /** Not NORMAL (InvalidImageId.IncorrectState). */
+            NOT_NORMAL,
+            /** More than 500 accounts (OverQuota). */
+            TOO_MANY
+        }
+
+        private final Problem problem;
+
+        public ImageConflict(Problem problem, String message) {
+            super(message);
+            this.problem = problem;
+        }
+
+        public Problem problem() { return problem; }
+    }
+
     /** Snapshots cannot be served: no repository, or it failed (Tencent: InternalError.ComponentError). */
     public static final class SnapshotsUnavailable extends ControlException {
         public SnapshotsUnavailable(String message) {

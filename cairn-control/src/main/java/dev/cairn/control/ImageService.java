@@ -121,23 +121,99 @@ public final class ImageService {
         Rows.recordOps(tx, caller, "CreateImage", List.of(imageId), "SUCCESS", now, instanceId == null ? "from snapshots" : "from " + instanceId);
     }
 
-    /** The caller's images (its own custom ones), as CVM describes them. */
-    public List<Image> own(Caller caller) {
+    static final int MAX_SHARES = 500;
+
+    /** The caller's custom images and those shared with it ({@code SHARED_IMAGE}), as CVM describes them. */
+    public List<Image> visible(Caller caller) {
         return catalog.read(tx -> {
             List<Image> out = new ArrayList<>();
-            for (String id : tx.query("SELECT image_id FROM images WHERE account_id = ? ORDER BY created_at, image_id", rs -> rs.getString(1),
-                    caller.accountId())) {
-                out.add(plan(tx, id).image());
+            for (String id : tx.query("SELECT image_id FROM images i WHERE account_id = ? OR EXISTS (SELECT 1 FROM image_shares s "
+                    + "WHERE s.image_id = i.image_id AND s.account_id = ?) ORDER BY created_at, image_id", rs -> rs.getString(1),
+                    caller.accountId(), caller.accountId())) {
+                out.add(plan(tx, id, caller).image());
             }
             return out;
         });
     }
 
-    /** The image with its snapshots (system first), for RunInstances; the blank public image has none. */
+    /** The image with its snapshots (system first), for RunInstances: own, shared with the caller, or the blank public one. */
     Optional<Plan> find(Catalog.Tx tx, Caller caller, String imageId) throws SQLException {
         if (Image.BLANK.imageId().equals(imageId)) return Optional.of(new Plan(Image.BLANK, List.of()));
-        if (tx.count("SELECT COUNT(*) FROM images WHERE image_id = ? AND account_id = ?", imageId, caller.accountId()) == 0) return Optional.empty();
-        return Optional.of(plan(tx, imageId));
+        if (tx.count("SELECT COUNT(*) FROM images i WHERE image_id = ? AND (account_id = ? OR EXISTS (SELECT 1 FROM image_shares s "
+                + "WHERE s.image_id = i.image_id AND s.account_id = ?))", imageId, caller.accountId(), caller.accountId()) == 0) {
+            return Optional.empty();
+        }
+        return Optional.of(plan(tx, imageId, caller));
+    }
+
+    /** One account an image is shared with, and since when. */
+    public record Share(long accountId, Instant since) {}
+
+    /** ModifyImageSharePermission: the owner shares a NORMAL image with accounts (≤ 500), or stops sharing it. */
+    public void share(Caller caller, String imageId, List<Long> accountIds, boolean share) {
+        control.recorded(caller, "ModifyImageSharePermission", () -> {
+            if (accountIds.isEmpty()) throw new InvalidValue("AccountIds", InvalidValue.Reason.VALUE, "`AccountIds` is empty");
+            long now = clock.millis();
+            catalog.write(tx -> {
+                Plan p = owned(tx, caller, imageId);
+                if (share && !p.image().imageState().equals("NORMAL")) {
+                    throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.NOT_NORMAL, "image `" + imageId + "` is "
+                            + p.image().imageState());
+                }
+                for (long account : accountIds) {
+                    if (account == caller.accountId()) {
+                        throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.SELF, "an image cannot be shared with its own account");
+                    }
+                    if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) throw new NotFound(ResourceKind.ACCOUNT, Long.toString(account));
+                    boolean has = tx.count("SELECT COUNT(*) FROM image_shares WHERE image_id = ? AND account_id = ?", imageId, account) > 0;
+                    if (share && has) {
+                        throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.ALREADY_SHARED, "image `" + imageId
+                                + "` is already shared with " + account);
+                    }
+                }
+                for (long account : accountIds) {
+                    tx.update("DELETE FROM image_shares WHERE image_id = ? AND account_id = ?", imageId, account);
+                    if (share) tx.update("INSERT INTO image_shares (image_id, account_id, created_at) VALUES (?, ?, ?)", imageId, account, now);
+                }
+                if (tx.count("SELECT COUNT(*) FROM image_shares WHERE image_id = ?", imageId) > MAX_SHARES) {
+                    throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.TOO_MANY, "an image is shared with "
+                            + MAX_SHARES + " accounts at most");
+                }
+                Rows.recordOps(tx, caller, "ModifyImageSharePermission", List.of(imageId), "SUCCESS", now, (share ? "SHARE " : "CANCEL ") + accountIds);
+                return null;
+            });
+            return null;
+        });
+    }
+
+    /** DescribeImageSharePermission: whom the caller's image is shared with. */
+    public List<Share> sharesOf(Caller caller, String imageId) {
+        return catalog.read(tx -> {
+            owned(tx, caller, imageId);
+            return tx.query("SELECT account_id, created_at FROM image_shares WHERE image_id = ? ORDER BY created_at, account_id",
+                    rs -> new Share(rs.getLong(1), Instant.ofEpochMilli(rs.getLong(2))), imageId);
+        });
+    }
+
+    /** The caller's own image; one only shared with it is not its to change. */
+    private Plan owned(Catalog.Tx tx, Caller caller, String imageId) throws SQLException {
+        if (tx.count("SELECT COUNT(*) FROM images WHERE image_id = ? AND account_id = ?", imageId, caller.accountId()) > 0) {
+            return plan(tx, imageId, caller);
+        }
+        if (tx.count("SELECT COUNT(*) FROM image_shares WHERE image_id = ? AND account_id = ?", imageId, caller.accountId()) > 0) {
+            throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.NOT_OWNER, "image `" + imageId
+                    + "` is shared with this account, not its own");
+        }
+        throw new NotFound(ResourceKind.IMAGE, imageId);
+    }
+
+    private Plan plan(Catalog.Tx tx, String imageId, Caller caller) throws SQLException {
+        Plan p = plan(tx, imageId);
+        long owner = tx.count("SELECT account_id FROM images WHERE image_id = ?", imageId);
+        if (owner == caller.accountId()) return p;
+        Image i = p.image();
+        return new Plan(new Image(i.imageId(), i.imageName(), "SHARED_IMAGE", i.osName(), i.platform(), i.architecture(), i.imageSizeGib(),
+                i.imageState(), i.imageSource(), i.imageCreator(), i.description(), i.createdAt()), p.snapshots());
     }
 
     private Plan plan(Catalog.Tx tx, String imageId) throws SQLException {
@@ -164,8 +240,10 @@ public final class ImageService {
             CloudControl.requireIds(imageIds, "ImageIds", control.limits().idsPerDescribe());
             List<String> snapshots = catalog.write(tx -> {
                 for (String id : imageIds) {
-                    if (tx.count("SELECT COUNT(*) FROM images WHERE image_id = ? AND account_id = ?", id, caller.accountId()) == 0) {
-                        throw new NotFound(ResourceKind.IMAGE, id);
+                    owned(tx, caller, id);
+                    if (tx.count("SELECT COUNT(*) FROM image_shares WHERE image_id = ?", id) > 0) {
+                        throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.IN_SHARE, "image `" + id
+                                + "` is shared; stop sharing it first (ModifyImageSharePermission CANCEL)");
                     }
                 }
                 List<String> used = new ArrayList<>();

@@ -1,0 +1,103 @@
+package dev.cairn.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cairn image create|list|delete|share|shares} over CreateImage, DescribeImages, DeleteImages and the share actions. */
+@Command(name = "image", description = "Images: custom ones made from an instance or snapshots, to launch identical instances from.",
+        subcommands = {ImageCommand.Create.class, ImageCommand.ListImages.class, ImageCommand.Delete.class, ImageCommand.Share.class,
+                ImageCommand.Shares.class})
+final class ImageCommand {
+    static final List<Output.Column> COLUMNS = List.of(new Output.Column("IMAGE", "ImageId"), new Output.Column("NAME", "ImageName"),
+            new Output.Column("TYPE", "ImageType"), new Output.Column("STATE", "ImageState"), new Output.Column("SIZE_GB", "ImageSize"),
+            new Output.Column("CREATED", "CreatedTime"));
+
+    private ImageCommand() {}
+
+    @Command(name = "create", description = "Make an image of an instance's system disk (and --data-disk disks) at one instant, or of --snapshot snapshots; prints its id.")
+    static final class Create extends ClientCommand implements Callable<Integer> {
+        @Option(names = "--name", required = true) String name;
+        @Option(names = "--instance", paramLabel = "INSTANCE_ID") String instance;
+        @Option(names = "--data-disk", paramLabel = "DISK_ID", description = "With --instance: also this data disk (repeatable).") List<String> dataDisks;
+        @Option(names = "--snapshot", paramLabel = "SNAPSHOT_ID", description = "Instead of --instance: these snapshots, one of a system disk (repeatable).")
+        List<String> snapshots;
+        @Option(names = "--description") String description;
+        @Option(names = "--wait", description = "Wait until the image is NORMAL.") boolean wait;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("ImageName", name);
+            if (instance != null) p.put("InstanceId", instance);
+            if (dataDisks != null) p.set("DataDiskIds", array(dataDisks));
+            if (snapshots != null) p.set("SnapshotIds", array(snapshots));
+            if (description != null) p.put("ImageDescription", description);
+            String id = api().call("CreateImage", p).path("ImageId").asText();
+            if (wait) waitFor("the image", Duration.ofHours(12), () -> images(id), i -> i.path("ImageState").asText().equals("NORMAL"));
+            System.out.println(id);
+            return 0;
+        }
+
+        private JsonNode images(String id) throws java.io.IOException, ApiClient.ApiException {
+            ObjectNode p = params();
+            p.set("ImageIds", array(List.of(id)));
+            return api().call("DescribeImages", p).path("ImageSet");
+        }
+    }
+
+    @Command(name = "list", description = "Images: the public one, the account's own, and those shared with it.")
+    static final class ListImages extends ClientCommand implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode r = api().call("DescribeImages", params().put("Limit", 100));
+            out().rows(r, r.path("ImageSet"), COLUMNS);
+            return 0;
+        }
+    }
+
+    @Command(name = "delete", description = "Delete images (instances made from them keep working).")
+    static final class Delete extends ClientCommand implements Callable<Integer> {
+        @Parameters(arity = "1..*", paramLabel = "IMAGE_ID") List<String> ids;
+        @Option(names = "--with-snapshots", description = "Delete their snapshots too.") boolean withSnapshots;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("DeleteBindedSnap", withSnapshots);
+            p.set("ImageIds", array(ids));
+            api().call("DeleteImages", p);
+            return 0;
+        }
+    }
+
+    @Command(name = "share", description = "Let other accounts launch instances from an image, or --cancel.")
+    static final class Share extends ClientCommand implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "IMAGE_ID") String id;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "ACCOUNT_ID") List<String> accounts;
+        @Option(names = "--cancel") boolean cancel;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("ImageId", id).put("Permission", cancel ? "CANCEL" : "SHARE");
+            p.set("AccountIds", array(accounts));
+            api().call("ModifyImageSharePermission", p);
+            return 0;
+        }
+    }
+
+    @Command(name = "shares", description = "The accounts an image is shared with.")
+    static final class Shares extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "IMAGE_ID") String id;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode r = api().call("DescribeImageSharePermission", params().put("ImageId", id));
+            out().rows(r, r.path("SharePermissionSet"), List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime")));
+            return 0;
+        }
+    }
+}
