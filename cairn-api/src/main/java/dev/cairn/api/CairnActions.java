@@ -112,6 +112,22 @@ final class CairnActions {
                         a.snapshots().stream().map(l -> new BillLine(l.snapshotId(), l.diskId(), l.gibHours(), l.cost())).toList())).toList());
     }
 
+    record EndpointsResult(String nbd) {}
+
+    /** DescribeEndpoints: where this node serves disks over NBD (for clients that write disks, e.g. image import). */
+    Object describeEndpoints(Caller caller, Params p) {
+        p.end();
+        return new EndpointsResult(control.nbdEndpoint());
+    }
+
+    /** PublishImage (admin): {@code {"ImageId": …}} — every account may then launch instances from it. */
+    Object publishImage(Caller caller, Params p) {
+        String id = p.id("ImageId", CvmActions.IMAGE_ID, "InvalidImageId.Malformed").orElseThrow(() -> ApiError.missing("ImageId"));
+        p.end();
+        control.images().publish(caller, id);
+        return new CbsActions.Empty();
+    }
+
     record CreateAccountResult(String accountId, String secretId, String secretKey) {}
 
     Object createAccount(Caller caller, Params p) {

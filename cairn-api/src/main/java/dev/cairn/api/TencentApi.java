@@ -161,6 +161,8 @@ final class TencentApi {
                 entry("DescribeAutoSnapshotPolicyRuns", policy::runs),
                 entry("DescribeAccountQuotas", cairn::describeQuotas),
                 entry("DescribeSnapshotBilling", cairn::describeBilling),
+                entry("DescribeEndpoints", cairn::describeEndpoints),
+                entry("PublishImage", cairn::publishImage),
                 entry("ModifyAccountQuota", cairn::modifyQuota));
     }
 

@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 /** {@code cairn image create|list|delete|share|shares} over CreateImage, DescribeImages, DeleteImages and the share actions. */
 @Command(name = "image", description = "Images: custom ones made from an instance or snapshots, to launch identical instances from.",
         subcommands = {ImageCommand.Create.class, ImageCommand.ListImages.class, ImageCommand.Delete.class, ImageCommand.Share.class,
-                ImageCommand.Shares.class})
+                ImageCommand.Shares.class, ImageCommand.Import.class})
 final class ImageCommand {
     static final List<Output.Column> COLUMNS = List.of(new Output.Column("IMAGE", "ImageId"), new Output.Column("NAME", "ImageName"),
             new Output.Column("TYPE", "ImageType"), new Output.Column("STATE", "ImageState"), new Output.Column("SIZE_GB", "ImageSize"),
@@ -50,7 +50,56 @@ final class ImageCommand {
         }
     }
 
-    @Command(name = "list", description = "Images: the public one, the account's own, and those shared with it.")
+    @Command(name = "import", description = "Admin: import a disk image file (raw, qcow2, … — whatever qemu-img reads) as a public image; prints its id.")
+    static final class Import extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "FILE") java.nio.file.Path file;
+        @Option(names = "--name", required = true) String name;
+        @Option(names = "--description") String description;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!java.nio.file.Files.isReadable(file)) throw new IllegalArgumentException("cannot read " + file);
+            JsonNode info = Main.JSON.readTree(run("qemu-img", "info", "--output=json", file.toString()));
+            long bytes = info.path("virtual-size").asLong();
+            int gib = (int) Math.max(20, (bytes + (1L << 30) - 1) >> 30);
+            // a scratch instance whose system disk receives the file over NBD, imaged, published, then removed
+            ObjectNode runReq = params().put("ImageId", "img-blank001").put("InstanceName", "import " + name);
+            runReq.putObject("Placement").put("Zone", firstZone());
+            runReq.putObject("SystemDisk").put("DiskType", "CLOUD_PREMIUM").put("DiskSize", gib);
+            String instance = api().call("RunInstances", runReq).path("InstanceIdSet").get(0).asText();
+            try {
+                waitFor("the scratch instance", Duration.ofMinutes(5), () -> instances(List.of(instance)),
+                        i -> i.path("InstanceState").asText().equals("RUNNING"));
+                String disk = instances(List.of(instance)).get(0).path("SystemDisk").path("DiskId").asText();
+                String nbd = api().call("DescribeEndpoints", params()).path("Nbd").asText();
+                System.err.println("writing " + file + " (" + (bytes >> 20) + " MiB) onto " + disk);
+                run("qemu-img", "convert", "-n", "-O", "raw", file.toString(), nbd + "/" + disk);
+                ObjectNode create = params().put("ImageName", name).put("InstanceId", instance);
+                if (description != null) create.put("ImageDescription", description);
+                String id = api().call("CreateImage", create).path("ImageId").asText();
+                ObjectNode byId = params();
+                byId.set("ImageIds", array(List.of(id)));
+                waitFor("the image", Duration.ofHours(12), () -> api().call("DescribeImages", byId).path("ImageSet"),
+                        i -> i.path("ImageState").asText().equals("NORMAL"));
+                api().call("PublishImage", params().put("ImageId", id));
+                System.out.println(id);
+                return 0;
+            } finally {
+                ObjectNode term = params();
+                term.set("InstanceIds", array(List.of(instance)));
+                api().call("TerminateInstances", term); // the image keeps its snapshots
+            }
+        }
+
+        private static String run(String... command) throws Exception {
+            Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) throw new java.io.IOException(String.join(" ", command) + " failed with exit status " + p.exitValue());
+            return out;
+        }
+    }
+
+    @Command(name = "list", description = "Images: the public ones, the account's own, and those shared with it.")
     static final class ListImages extends ClientCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {

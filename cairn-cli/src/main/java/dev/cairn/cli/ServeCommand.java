@@ -143,6 +143,7 @@ final class ServeCommand implements Callable<Integer> {
             sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stopRequested.countDown());
         }
         nbd.start();
+        control.setNbdEndpoint("nbd://" + hostPort(nbd.address()));
         api.start();
         String endpoint = "http://" + hostPort(api.address());
         Path credentialsFile = dataDir.resolve("credentials.json");

@@ -165,6 +165,11 @@ public final class CloudControl implements AutoCloseable {
     public RepositoryMaintenance repository() { return repository; }
     /** Auto-snapshot policies: create, describe, modify, delete, bind, unbind, history. */
     public PolicyService policies() { return policies; }
+    private volatile String nbdEndpoint = "";
+
+    /** Where this node serves disks over NBD ({@code nbd://host:port}), for clients that write images; set by the server once it listens. */
+    public void setNbdEndpoint(String endpoint) { this.nbdEndpoint = endpoint; }
+    public String nbdEndpoint() { return nbdEndpoint; }
     /** Custom images (CreateImage, DeleteImages; DescribeImages lists them). */
     public ImageService images() { return images; }
     /** Metering and bills for stored snapshot data. */

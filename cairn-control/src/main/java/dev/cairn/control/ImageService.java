@@ -127,9 +127,9 @@ public final class ImageService {
     public List<Image> visible(Caller caller) {
         return catalog.read(tx -> {
             List<Image> out = new ArrayList<>();
-            for (String id : tx.query("SELECT image_id FROM images i WHERE account_id = ? OR EXISTS (SELECT 1 FROM image_shares s "
+            for (String id : tx.query("SELECT image_id FROM images i WHERE account_id = ? OR is_public = ? OR EXISTS (SELECT 1 FROM image_shares s "
                     + "WHERE s.image_id = i.image_id AND s.account_id = ?) ORDER BY created_at, image_id", rs -> rs.getString(1),
-                    caller.accountId(), caller.accountId())) {
+                    caller.accountId(), true, caller.accountId())) {
                 out.add(plan(tx, id, caller).image());
             }
             return out;
@@ -139,11 +139,29 @@ public final class ImageService {
     /** The image with its snapshots (system first), for RunInstances: own, shared with the caller, or the blank public one. */
     Optional<Plan> find(Catalog.Tx tx, Caller caller, String imageId) throws SQLException {
         if (Image.BLANK.imageId().equals(imageId)) return Optional.of(new Plan(Image.BLANK, List.of()));
-        if (tx.count("SELECT COUNT(*) FROM images i WHERE image_id = ? AND (account_id = ? OR EXISTS (SELECT 1 FROM image_shares s "
-                + "WHERE s.image_id = i.image_id AND s.account_id = ?))", imageId, caller.accountId(), caller.accountId()) == 0) {
+        if (tx.count("SELECT COUNT(*) FROM images i WHERE image_id = ? AND (account_id = ? OR is_public = ? OR EXISTS (SELECT 1 FROM image_shares s "
+                + "WHERE s.image_id = i.image_id AND s.account_id = ?))", imageId, caller.accountId(), true, caller.accountId()) == 0) {
             return Optional.empty();
         }
         return Optional.of(plan(tx, imageId, caller));
+    }
+
+    /** Admin only: makes one of its images public — every account sees it and may launch instances from it. */
+    public void publish(Caller caller, String imageId) {
+        control.recorded(caller, "PublishImage", () -> {
+            if (!caller.admin()) throw new ControlException.Unauthorized("only the admin account may publish images");
+            catalog.write(tx -> {
+                Plan p = owned(tx, caller, imageId);
+                if (!p.image().imageState().equals("NORMAL")) {
+                    throw new ControlException.ImageConflict(ControlException.ImageConflict.Problem.NOT_NORMAL, "image `" + imageId + "` is "
+                            + p.image().imageState());
+                }
+                tx.update("UPDATE images SET is_public = ? WHERE image_id = ?", true, imageId);
+                Rows.recordOps(tx, caller, "PublishImage", List.of(imageId), "SUCCESS", clock.millis(), "");
+                return null;
+            });
+            return null;
+        });
     }
 
     /** One account an image is shared with, and since when. */
@@ -209,10 +227,11 @@ public final class ImageService {
 
     private Plan plan(Catalog.Tx tx, String imageId, Caller caller) throws SQLException {
         Plan p = plan(tx, imageId);
+        boolean published = tx.count("SELECT COUNT(*) FROM images WHERE image_id = ? AND is_public = ?", imageId, true) > 0;
         long owner = tx.count("SELECT account_id FROM images WHERE image_id = ?", imageId);
-        if (owner == caller.accountId()) return p;
+        if (owner == caller.accountId() && !published) return p;
         Image i = p.image();
-        return new Plan(new Image(i.imageId(), i.imageName(), "SHARED_IMAGE", i.osName(), i.platform(), i.architecture(), i.imageSizeGib(),
+        return new Plan(new Image(i.imageId(), i.imageName(), published ? "PUBLIC_IMAGE" : "SHARED_IMAGE", i.osName(), i.platform(), i.architecture(), i.imageSizeGib(),
                 i.imageState(), i.imageSource(), i.imageCreator(), i.description(), i.createdAt()), p.snapshots());
     }
 
