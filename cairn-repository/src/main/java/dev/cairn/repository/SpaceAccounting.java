@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntBinaryOperator;
 
 /**
  * Space figures computed from manifests, for billing and {@code GetSnapOverview}:
@@ -54,46 +55,7 @@ public final class SpaceAccounting {
      * figure (a chunk also used by a manifest outside the set counts as exclusive).
      */
     public synchronized Map<ManifestId, Long> exclusiveBytes(Collection<ManifestId> manifests, Cancellation cancel) throws IOException {
-        List<ManifestId> ids = new ArrayList<>(new LinkedHashSet<>(manifests));
-        long[] exclusive = new long[ids.size()];
-        ChunkIdTable pageOwner = new ChunkIdTable();
-        for (int i = 0; i < ids.size(); i++) {
-            cancel.check();
-            Repository.LoadedRoot loaded = root(ids.get(i));
-            exclusive[i] += loaded.storedBytes();
-            for (ChunkId page : loaded.root().pageIds()) {
-                if (page.isZero()) continue;
-                int owner = pageOwner.get(page, NONE);
-                if (owner == NONE) pageOwner.put(page, i);
-                else if (owner != i) pageOwner.put(page, MANY);
-            }
-        }
-        List<ChunkId> distinctPages = new ArrayList<>(pageOwner.size());
-        pageOwner.forEach(distinctPages::add);
-        ChunkIdTable chunkOwner = new ChunkIdTable(distinctPages.size() * 64);
-        for (ChunkId page : distinctPages) {
-            cancel.check();
-            int owner = pageOwner.get(page, NONE);
-            long[] words = page(page);
-            for (int w = 0; w < words.length; w += 4) {
-                if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) == 0) continue;
-                ChunkId chunk = new ChunkId(words[w], words[w + 1], words[w + 2], words[w + 3]);
-                int current = chunkOwner.get(chunk, NONE);
-                if (current == NONE) chunkOwner.put(chunk, owner);
-                else if (current != owner && current != MANY) chunkOwner.put(chunk, MANY);
-            }
-        }
-        repo.backend().list(ObjectKind.CHUNK, info -> {
-            int owner = chunkOwner.get(ChunkId.parse(info.key().name()), NONE);
-            if (owner >= 0) exclusive[owner] += info.size();
-        });
-        repo.backend().list(ObjectKind.PAGE, info -> {
-            int owner = pageOwner.get(ChunkId.parse(info.key().name()), NONE);
-            if (owner >= 0) exclusive[owner] += info.size();
-        });
-        Map<ManifestId, Long> result = new LinkedHashMap<>();
-        for (int i = 0; i < ids.size(); i++) result.put(ids.get(i), exclusive[i]);
-        return result;
+        return attribute(manifests, (current, candidate) -> current == candidate ? current : MANY, cancel); // shared: nobody's
     }
 
     /**
@@ -103,15 +65,27 @@ public final class SpaceAccounting {
      * to the next one that uses them. The values add up to {@link #storedBytes} of the list.
      */
     public synchronized Map<ManifestId, Long> ownedBytes(List<ManifestId> oldestFirst, Cancellation cancel) throws IOException {
-        List<ManifestId> ids = new ArrayList<>(new LinkedHashSet<>(oldestFirst));
-        long[] owned = new long[ids.size()];
+        return attribute(oldestFirst, Math::min, cancel); // the oldest user keeps it
+    }
+
+    /**
+     * Sums, per manifest, its root and the pages and chunks attributed to it: an object used by one
+     * manifest is that one's; when several use it, {@code merge(current, candidate)} of their indexes
+     * decides ({@link #MANY}: nobody's). Pages are resolved first, then each chunk from the pages that
+     * hold it, so the work is per distinct page, not per manifest.
+     */
+    private Map<ManifestId, Long> attribute(Collection<ManifestId> manifests, IntBinaryOperator merge, Cancellation cancel) throws IOException {
+        List<ManifestId> ids = new ArrayList<>(new LinkedHashSet<>(manifests));
+        long[] total = new long[ids.size()];
         ChunkIdTable pageOwner = new ChunkIdTable();
         for (int i = 0; i < ids.size(); i++) {
             cancel.check();
             Repository.LoadedRoot loaded = root(ids.get(i));
-            owned[i] += loaded.storedBytes();
+            total[i] += loaded.storedBytes();
             for (ChunkId page : loaded.root().pageIds()) {
-                if (!page.isZero() && pageOwner.get(page, NONE) == NONE) pageOwner.put(page, i); // the oldest user keeps it
+                if (page.isZero()) continue;
+                int current = pageOwner.get(page, NONE);
+                pageOwner.put(page, current == NONE ? i : merge.applyAsInt(current, i));
             }
         }
         List<ChunkId> distinctPages = new ArrayList<>(pageOwner.size());
@@ -125,19 +99,19 @@ public final class SpaceAccounting {
                 if ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) == 0) continue;
                 ChunkId chunk = new ChunkId(words[w], words[w + 1], words[w + 2], words[w + 3]);
                 int current = chunkOwner.get(chunk, NONE);
-                if (current == NONE || owner < current) chunkOwner.put(chunk, owner); // pages come in any order: keep the oldest
+                chunkOwner.put(chunk, current == NONE ? owner : merge.applyAsInt(current, owner));
             }
         }
         repo.backend().list(ObjectKind.CHUNK, info -> {
             int owner = chunkOwner.get(ChunkId.parse(info.key().name()), NONE);
-            if (owner >= 0) owned[owner] += info.size();
+            if (owner >= 0) total[owner] += info.size();
         });
         repo.backend().list(ObjectKind.PAGE, info -> {
             int owner = pageOwner.get(ChunkId.parse(info.key().name()), NONE);
-            if (owner >= 0) owned[owner] += info.size();
+            if (owner >= 0) total[owner] += info.size();
         });
         Map<ManifestId, Long> result = new LinkedHashMap<>();
-        for (int i = 0; i < ids.size(); i++) result.put(ids.get(i), owned[i]);
+        for (int i = 0; i < ids.size(); i++) result.put(ids.get(i), total[i]);
         return result;
     }
 
