@@ -222,14 +222,19 @@ class CvmSdkTest {
         return set.length == 0 ? null : set[0];
     }
 
-    @Test
-    void aCustomImageMadeFromAnInstanceLaunchesLayeredInstances() throws Exception {
+    /** RunInstances of one instance in ap-guangzhou-1 from {@code imageId}. */
+    static com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest runFrom(String imageId) {
         var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
         var placement = new com.tencentcloudapi.cvm.v20170312.models.Placement();
         placement.setZone("ap-guangzhou-1");
         run.setPlacement(placement);
-        run.setImageId("img-blank001");
-        String source = cvm.RunInstances(run).getInstanceIdSet()[0];
+        run.setImageId(imageId);
+        return run;
+    }
+
+    /** A new instance from the blank image, running, and an image of it named {@code name}, NORMAL; returns the image id. */
+    static String imageOfANewInstance(String name) throws Exception {
+        String source = cvm.RunInstances(runFrom("img-blank001")).getInstanceIdSet()[0];
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
             var d = new com.tencentcloudapi.cvm.v20170312.models.DescribeInstancesRequest();
             d.setInstanceIds(new String[] {source});
@@ -237,18 +242,26 @@ class CvmSdkTest {
         });
         var create = new com.tencentcloudapi.cvm.v20170312.models.CreateImageRequest();
         create.setInstanceId(source);
-        create.setImageName("golden");
+        create.setImageName(name);
         String image = cvm.CreateImage(create).getImageId();
         assertThat(image).matches("img-[a-z0-9]{8}");
         var byId = new DescribeImagesRequest();
         byId.setImageIds(new String[] {image});
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
                 .until(() -> cvm.DescribeImages(byId).getImageSet()[0].getImageState().equals("NORMAL"));
+        return image;
+    }
+
+    @Test
+    void aCustomImageMadeFromAnInstanceLaunchesLayeredInstances() throws Exception {
+        String image = imageOfANewInstance("golden");
+        var byId = new DescribeImagesRequest();
+        byId.setImageIds(new String[] {image});
         var shown = cvm.DescribeImages(byId).getImageSet()[0];
         assertThat(shown.getImageType()).isEqualTo("PRIVATE_IMAGE");
         assertThat(shown.getImageName()).isEqualTo("golden");
 
-        run.setImageId(image);
+        var run = runFrom(image);
         run.setInstanceCount(3L);
         assertThat(cvm.RunInstances(run).getInstanceIdSet()).hasSize(3);
 
@@ -272,25 +285,9 @@ class CvmSdkTest {
     @Test
     void aSharedImageLaunchesInstancesForTheOtherAccountAndNothingElse() throws Exception {
         var bob = api.control.accounts().createAccount(new dev.cairn.control.Caller(api.admin.accountId(), true, "t"), "image-bob");
-        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
-        var placement = new com.tencentcloudapi.cvm.v20170312.models.Placement();
-        placement.setZone("ap-guangzhou-1");
-        run.setPlacement(placement);
-        run.setImageId("img-blank001");
-        String source = cvm.RunInstances(run).getInstanceIdSet()[0];
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
-            var d = new com.tencentcloudapi.cvm.v20170312.models.DescribeInstancesRequest();
-            d.setInstanceIds(new String[] {source});
-            return cvm.DescribeInstances(d).getInstanceSet()[0].getInstanceState().equals("RUNNING");
-        });
-        var create = new com.tencentcloudapi.cvm.v20170312.models.CreateImageRequest();
-        create.setInstanceId(source);
-        create.setImageName("to-share");
-        String image = cvm.CreateImage(create).getImageId();
+        String image = imageOfANewInstance("to-share");
         var byId = new DescribeImagesRequest();
         byId.setImageIds(new String[] {image});
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
-                .until(() -> cvm.DescribeImages(byId).getImageSet()[0].getImageState().equals("NORMAL"));
 
         var share = new com.tencentcloudapi.cvm.v20170312.models.ModifyImageSharePermissionRequest();
         share.setImageId(image);
@@ -309,8 +306,7 @@ class CvmSdkTest {
 
         var bobCvm = api.cvm(bob);
         assertThat(bobCvm.DescribeImages(byId).getImageSet()[0].getImageType()).isEqualTo("SHARED_IMAGE");
-        run.setImageId(image);
-        assertThat(bobCvm.RunInstances(run).getInstanceIdSet()).hasSize(1);
+        assertThat(bobCvm.RunInstances(runFrom(image)).getInstanceIdSet()).hasSize(1);
         var deleteImage = new com.tencentcloudapi.cvm.v20170312.models.DeleteImagesRequest();
         deleteImage.setImageIds(new String[] {image});
         ApiFixture.assertCode("UnauthorizedOperation.ImageNotBelongToAccount", () -> bobCvm.DeleteImages(deleteImage));

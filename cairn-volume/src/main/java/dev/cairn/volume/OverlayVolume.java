@@ -209,7 +209,7 @@ public final class OverlayVolume implements Volume {
                     try {
                         if (!p.get(b)) {
                             boolean whole = from == b * blockSize && to == Math.min((b + 1) * blockSize, own.size());
-                            if (!whole) copyIn(b);
+                            if (!whole) copyIn(b, false);
                         }
                         c.apply(from, to - from, from - offset);
                         if (p.set(b)) presenceChanged.set(true);
@@ -225,7 +225,8 @@ public final class OverlayVolume implements Volume {
     }
 
     /** Copies base block {@code b} into the own file (holes stay holes); returns the bytes copied. Caller holds the block's stripe. */
-    private long copyIn(long b) throws IOException {
+    /** {@code bulk}: a flatten's copy, written around the page cache; a client's partial write keeps the cache (it is on the write path). */
+    private long copyIn(long b, boolean bulk) throws IOException {
         long off = b * blockSize;
         int len = (int) Math.min(blockSize, own.size() - off);
         if (base.isZero(off, len)) {
@@ -235,7 +236,7 @@ public final class OverlayVolume implements Volume {
         ByteBuffer buf = ByteBuffer.allocate(len);
         base.readOnce(off, buf); // from now on the disk holds it: no need to cache it too
         buf.flip();
-        own.writeBulk(off, buf); // a whole block: around the page cache
+        if (bulk) own.writeBulk(off, buf); else own.write(off, buf, false);
         return len;
     }
 
@@ -254,7 +255,7 @@ public final class OverlayVolume implements Volume {
             lock.lock();
             try {
                 if (p.get(b)) return 0;
-                long copied = copyIn(b);
+                long copied = copyIn(b, true);
                 if (p.set(b)) presenceChanged.set(true);
                 return copied;
             } finally {
