@@ -139,8 +139,9 @@ public final class ApiServer implements AutoCloseable {
         boolean tooLarge = hopeless;
         if (!hopeless) {
             try (InputStream in = Content.Source.asInputStream(request)) {
-                body = in.readNBytes(TencentApi.MAX_BODY_BYTES + 1);
-                tooLarge = body.length > TencentApi.MAX_BODY_BYTES;
+                int max = TencentApi.maxBodyBytes(headers.get("x-tc-action"));
+                body = in.readNBytes(max + 1);
+                tooLarge = body.length > max;
                 long drained = body.length;
                 while (tooLarge && drained < DRAIN_BYTES) {
                     long n = in.skip(DRAIN_BYTES - drained);

@@ -195,6 +195,7 @@ final class PolicyActions {
             case "DeleteSnapshots", "DeleteSnapshotGroup" -> byPolicy ? "ASP_OPERATION_DELETE_SNAP" : "SNAP_OPERATION_DELETE";
             case "ApplySnapshot", "ApplySnapshotGroup", "InitializeDisks" -> "SNAP_OPERATION_ROLLBACK";
             case "ModifySnapshotAttribute" -> "SNAP_OPERATION_MODIFY";
+            case "CopySnapshotCrossRegions" -> "SNAP_OPERATION_COPY";
             default -> null;
         };
     }

@@ -127,9 +127,10 @@ final class SnapshotActions {
         Map<String, dev.cairn.control.SnapshotShares.Summary> shared = control.snapshotShares().summaries(caller);
         Map<String, Instant> locked = control.snapshotLocks().of(caller);
         Map<String, List<dev.cairn.control.Image>> images = control.images().bySnapshot(caller);
+        Map<String, List<String>> copying = control.snapshotCopies().copyingTo(caller);
         return new DescribeSnapshotsResult(page.totalCount(), page.items().stream()
                 .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()), locked.get(s.snapshotId()),
-                        images.getOrDefault(s.snapshotId(), List.of()))).toList());
+                        images.getOrDefault(s.snapshotId(), List.of()), copying.getOrDefault(s.snapshotId(), List.of()))).toList());
     }
 
     private static String type(Snapshot s, Caller caller) {
@@ -156,11 +157,11 @@ final class SnapshotActions {
 
     /** {@code shared}: how the caller's own snapshot is shared, or null; {@code lockedUntil}: its lock, or null. */
     static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared, Instant lockedUntil,
-                             List<dev.cairn.control.Image> images) {
-        return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), false, s.state().name(),
+                             List<dev.cairn.control.Image> images, List<String> copyingTo) {
+        return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), s.copyFromRemote(), s.state().name(),
                 s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
                 images.stream().map(i -> new Image(i.imageId(), i.imageName())).toList(), shared == null ? 0 : shared.accounts(), type(s, caller),
-                s.diskSizeGib(), s.diskId(), List.of(), false, Listing.cbsTime(s.createdAt(), region.timeZone()), images.size(),
+                s.diskSizeGib(), s.diskId(), copyingTo, false, Listing.cbsTime(s.createdAt(), region.timeZone()), images.size(),
                 s.diskUsage().name(), s.snapshotId(),
                 shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), lockedUntil != null,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
@@ -316,7 +317,7 @@ final class SnapshotActions {
         p.end();
         Region region = control.region();
         List<SnapshotService.Recycled> all = snapshots.recycled(caller);
-        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null, List.of()),
+        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null, List.of(), List.of()),
                 Listing.cbsTime(r.recycledAt(), region.timeZone()), Listing.cbsTime(r.purgeAt(), region.timeZone()))).toList());
     }
 

@@ -49,6 +49,13 @@ final class TencentApi {
     private static final Logger log = LoggerFactory.getLogger(TencentApi.class);
     static final String VERSION = "2017-03-12";
     static final int MAX_BODY_BYTES = 1 << 20;
+    /** A cross-region copy's block data travels in larger requests (8 MiB of blocks, in base64). */
+    static final int MAX_COPY_BODY_BYTES = 15 << 20;
+
+    /** The largest body served for {@code action}. */
+    static int maxBodyBytes(String action) {
+        return "PutSnapshotCopyBlocks".equals(action) ? MAX_COPY_BODY_BYTES : MAX_BODY_BYTES;
+    }
 
     /** One action: reads its parameters, calls the domain, returns the response fields as a record. */
     @FunctionalInterface
@@ -82,7 +89,7 @@ final class TencentApi {
     TencentApi(CloudControl control, PrometheusRegistry registry, InstantSource realClock) {
         this.control = control;
         this.routes = routes(new CbsActions(control), new SnapshotActions(control), new PolicyActions(control), new CvmActions(control),
-                new CairnActions(control));
+                new CairnActions(control), new CopyActions(control));
         this.realClock = realClock;
         this.requests = Counter.builder().name("cairn_api_requests_total")
                 .help("Tencent API requests by action and result code (Success or the error code)")
@@ -95,7 +102,8 @@ final class TencentApi {
     }
 
     /** Every action served, by {@code X-TC-Action}. CBS and CVM names do not overlap. */
-    static Map<String, Action> routes(CbsActions cbs, SnapshotActions snap, PolicyActions policy, CvmActions cvm, CairnActions cairn) {
+    static Map<String, Action> routes(CbsActions cbs, SnapshotActions snap, PolicyActions policy, CvmActions cvm, CairnActions cairn,
+                                     CopyActions copies) {
         return Map.ofEntries(
                 // CVM subset
                 entry("DescribeRegions", cvm::describeRegions),
@@ -138,6 +146,7 @@ final class TencentApi {
                 entry("ModifySnapshotLock", snap::modifyLock),
                 entry("DescribeRecycledSnapshots", snap::describeRecycled),
                 entry("RecoverSnapshots", snap::recover),
+                entry("CopySnapshotCrossRegions", copies::copySnapshotCrossRegions),
                 entry("DescribeSnapshotSharePermission", snap::describeSharePermission),
                 entry("DescribeSnapshotOperationLogs", policy::snapshotLogs),
                 entry("DescribeDiskOperationLogs", policy::diskLogs),
@@ -163,7 +172,11 @@ final class TencentApi {
                 entry("DescribeSnapshotBilling", cairn::describeBilling),
                 entry("DescribeEndpoints", cairn::describeEndpoints),
                 entry("PublishImage", cairn::publishImage),
-                entry("ModifyAccountQuota", cairn::modifyQuota));
+                entry("ModifyAccountQuota", cairn::modifyQuota),
+                entry("DescribeSnapshotCopies", copies::describeSnapshotCopies),
+                entry("BeginSnapshotCopy", copies::beginSnapshotCopy),
+                entry("PutSnapshotCopyBlocks", copies::putSnapshotCopyBlocks),
+                entry("CompleteSnapshotCopy", copies::completeSnapshotCopy));
     }
 
     Map<String, Action> routes() {
@@ -222,7 +235,7 @@ final class TencentApi {
                     + (contentType == null ? "none" : "'" + Params.clip(contentType) + "'") + ".");
         }
         if (request.bodyTooLarge()) {
-            throw new ApiError("RequestSizeLimitExceeded", "The request body is larger than " + MAX_BODY_BYTES + " bytes.");
+            throw new ApiError("RequestSizeLimitExceeded", "The request body is larger than " + maxBodyBytes(r.header("x-tc-action")) + " bytes.");
         }
         return Tc3Signature.verify(r, control.accounts()::findKey, realClock);
     }

@@ -106,6 +106,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "How fast rolled-back and cloned disks copy their snapshot in the background (0: unlimited; default: ${DEFAULT-VALUE}).")
     long flattenRateMiB;
 
+    @Option(names = "--peer-region", paramLabel = "CREDENTIALS",
+            description = "Another region's Cairn to copy snapshots to (CopySnapshotCrossRegions): the credentials.json its first start "
+                    + "wrote (region, endpoint, admin key). Repeat for more regions.")
+    List<Path> peerRegions = new java.util.ArrayList<>();
+
+    @Option(names = "--copy-rate", paramLabel = "MiB/s", defaultValue = "0",
+            description = "Bandwidth limit of cross-region copies' block data (0: unlimited; default: ${DEFAULT-VALUE}).")
+    long copyRateMiB;
+
     private static java.time.ZoneId zone(String id) {
         try {
             return java.time.ZoneId.of(id);
@@ -151,6 +160,9 @@ final class ServeCommand implements Callable<Integer> {
         new Credentials(String.valueOf(admin.accountId()), admin.secretId(), admin.secretKey(), region, endpoint)
                 .write(credentialsFile, Main.JSON);
         System.out.println("credentials: " + credentialsFile + " (account " + admin.accountId() + ")");
+        List<dev.cairn.control.RegionPeer> peers = new java.util.ArrayList<>();
+        for (Path p : peerRegions) peers.add(dev.cairn.api.PeerRegionClient.fromCredentials(p));
+        control.snapshotCopies().start(peers, copyRateMiB << 20); // also resumes copies a stop interrupted
         System.out.println("cairn ready api=" + endpoint + " nbd=nbd://" + hostPort(nbd.address()));
         System.out.flush();
         log.info("ready api={} nbd={} data={} catalog={} clock={}", endpoint, hostPort(nbd.address()), dataDir, catalog, testClock ? "test" : "system");

@@ -12,11 +12,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code cairn snapshot create|list|show|rollback|clone|delete} over CreateSnapshot, DescribeSnapshots, … */
-@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share, lock, bin, recover.",
+@Command(name = "snapshot", description = "Snapshots of disks: create, list, show, rollback, clone, delete, overview, share, lock, bin, recover, copy.",
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class, SnapshotCommand.Show.class,
                 SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Delete.class,
                 SnapshotCommand.Overview.class, SnapshotCommand.Share.class, SnapshotCommand.Shares.class,
-                SnapshotCommand.Lock.class, SnapshotCommand.Bin.class, SnapshotCommand.Recover.class})
+                SnapshotCommand.Lock.class, SnapshotCommand.Bin.class, SnapshotCommand.Recover.class, SnapshotCommand.Copy.class,
+                SnapshotCommand.Copies.class})
 final class SnapshotCommand {
     static final List<Output.Column> COLUMNS = List.of(
             new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("NAME", "SnapshotName"),
@@ -252,6 +253,73 @@ final class SnapshotCommand {
             ObjectNode p = params();
             p.set("SnapshotIds", array(ids));
             api().call("RecoverSnapshots", p);
+            return 0;
+        }
+    }
+
+    static final List<Output.Column> COPY_COLUMNS = List.of(new Output.Column("COPY", "CopySnapshotId"),
+            new Output.Column("SNAPSHOT", "SnapshotId"), new Output.Column("REGION", "DestinationRegion"), new Output.Column("STATE", "State"),
+            new Output.Column("PERCENT", "Percent"), new Output.Column("SENT_BYTES", "BytesSent"), new Output.Column("ERROR", "Error"));
+
+    @Command(name = "copy", description = "Copy a snapshot to other regions (their Cairns, given to serve with --peer-region); prints the copies' ids. "
+            + "Only the chunks a region lacks travel; the copy is verified there before it is NORMAL.")
+    static final class Copy extends ClientCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "SNAPSHOT_ID") String id;
+        @Option(names = "--to", required = true, split = ",", paramLabel = "REGION", description = "Destination region(s).") List<String> regions;
+        @Option(names = "--name", description = "Name of the copies (default: Copied SNAPSHOT_ID from REGION).") String name;
+        @Option(names = "--wait", description = "Wait until every copy is done, showing progress on stderr.") boolean wait;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params().put("SnapshotId", id);
+            p.set("DestinationRegions", array(regions));
+            if (name != null) p.put("SnapshotName", name);
+            ObjectNode r = api().call("CopySnapshotCrossRegions", p);
+            int failed = 0;
+            for (JsonNode c : r.path("SnapshotCopyResultSet")) {
+                if (!c.path("Code").asText().equals("Success")) {
+                    System.err.println(c.path("DestinationRegion").asText() + ": " + c.path("Code").asText() + ": " + c.path("Message").asText());
+                    failed++;
+                } else if (wait) {
+                    waitCopied(c.path("SnapshotId").asText());
+                }
+            }
+            if (global().output == Output.Format.json) out().object(r);
+            else for (JsonNode c : r.path("SnapshotCopyResultSet")) if (c.path("Code").asText().equals("Success")) System.out.println(c.path("SnapshotId").asText());
+            return failed == 0 ? 0 : 1;
+        }
+
+        private void waitCopied(String copyId) throws Exception {
+            Progress bar = new Progress(System.err, System.console() != null);
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (true) {
+                JsonNode c = null;
+                for (JsonNode n : api().call("DescribeSnapshotCopies", params().put("SnapshotId", id)).path("CopySet")) {
+                    if (n.path("CopySnapshotId").asText().equals(copyId)) c = n;
+                }
+                if (c == null) throw new IOException("copy " + copyId + " is not known here");
+                bar.show(c.path("Percent").asInt(), c.path("BytesSent").asLong());
+                switch (c.path("State").asText()) {
+                    case "DONE" -> { bar.end(); return; }
+                    case "FAILED" -> { bar.end(); throw new IOException("copy " + copyId + " failed: " + c.path("Error").asText()); }
+                    default -> { }
+                }
+                if (System.nanoTime() > deadline) throw new IOException("timed out waiting for copy " + copyId);
+                Thread.sleep(250);
+            }
+        }
+    }
+
+    @Command(name = "copies", description = "Cross-region copies sent from this region (of one snapshot, if given), with progress.")
+    static final class Copies extends ClientCommand implements Callable<Integer> {
+        @Parameters(arity = "0..1", paramLabel = "SNAPSHOT_ID") String id;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode p = params();
+            if (id != null) p.put("SnapshotId", id);
+            ObjectNode r = api().call("DescribeSnapshotCopies", p);
+            out().rows(r, r.path("CopySet"), COPY_COLUMNS);
             return 0;
         }
     }

@@ -74,6 +74,8 @@ public final class CloudControl implements AutoCloseable {
     private final Billing billing;
     private final ImageService images;
     private final PolicyService policies;
+    private final SnapshotCopies copies;
+    private final CopyReceiver copyReceiver;
     private final Scheduler scheduler;
     private final ReentrantReadWriteLock exportGate = new ReentrantReadWriteLock();
     private volatile Consumer<String> exportRevoked = id -> {};
@@ -143,11 +145,14 @@ public final class CloudControl implements AutoCloseable {
         this.billing = new Billing(this, catalog, clock, region.prices());
         this.images = new ImageService(this, catalog, clock);
         this.policies = new PolicyService(this, catalog, clock, hooks);
+        this.copies = new SnapshotCopies(this, catalog, snapshots, clock, background);
+        this.copyReceiver = new CopyReceiver(this, catalog, snapshots, clock);
         this.scheduler = newScheduler("node-" + ProcessHandle.current().pid() + "-" + Integer.toHexString(new java.util.Random().nextInt()),
                 java.time.Duration.ofSeconds(30), Scheduler.Faults.NONE);
         transitions.recover();
         snapshots.recover();
         rollbacks.recover();
+        copyReceiver.recover();
         snapshots.startExpiry(java.time.Duration.ofSeconds(2));
         scheduler.start();
     }
@@ -170,6 +175,10 @@ public final class CloudControl implements AutoCloseable {
     /** Where this node serves disks over NBD ({@code nbd://host:port}), for clients that write images; set by the server once it listens. */
     public void setNbdEndpoint(String endpoint) { this.nbdEndpoint = endpoint; }
     public String nbdEndpoint() { return nbdEndpoint; }
+    /** Cross-region copies this region sends (CopySnapshotCrossRegions); {@link SnapshotCopies#start} configures the regions. */
+    public SnapshotCopies snapshotCopies() { return copies; }
+    /** Cross-region copies this region receives from other regions' Cairns. */
+    public CopyReceiver copyReceiver() { return copyReceiver; }
     /** Custom images (CreateImage, DeleteImages; DescribeImages lists them). */
     public ImageService images() { return images; }
     /** Metering and bills for stored snapshot data. */

@@ -19,7 +19,17 @@ public abstract sealed class ControlException extends RuntimeException {
         private final String id;
 
         public NotFound(ResourceKind kind, String id) {
-            super(switch (kind) {
+            this(kind, id, describe(kind) + " `" + id + "` does not exist");
+        }
+
+        public NotFound(ResourceKind kind, String id, String message) {
+            super(message);
+            this.kind = kind;
+            this.id = id;
+        }
+
+        private static String describe(ResourceKind kind) {
+            return switch (kind) {
                 case DISK -> "disk";
                 case INSTANCE -> "instance";
                 case IMAGE -> "image";
@@ -27,9 +37,7 @@ public abstract sealed class ControlException extends RuntimeException {
                 case SNAPSHOT_GROUP -> "snapshot group";
                 case AUTO_SNAPSHOT_POLICY -> "auto-snapshot policy";
                 case ACCOUNT -> "account";
-            } + " `" + id + "` does not exist");
-            this.kind = kind;
-            this.id = id;
+            };
         }
 
         public ResourceKind kind() { return kind; }

@@ -113,12 +113,12 @@ public final class RepositoryMaintenance {
                     if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return false;
                     if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) return false;
                     long created = Instant.parse(meta.getOrDefault("created", info.created().toString())).toEpochMilli();
-                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
                             id, account, meta.getOrDefault("name", CloudControl.UNNAMED), meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
                             0L, meta.getOrDefault("disk", ""), (info.diskSize() + CloudControl.GIB - 1) / CloudControl.GIB,
                             meta.getOrDefault("disk-usage", DiskUsage.DATA_DISK.name()), SnapshotState.NORMAL, 100, m.toString(),
                             null, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
-                            info.incrementalBytes(), 0L);
+                            info.incrementalBytes(), 0L, meta.containsKey("copied-from"));
                     return true;
                 });
                 if (added) restored.add(id);

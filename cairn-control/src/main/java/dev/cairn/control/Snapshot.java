@@ -6,7 +6,8 @@ import java.time.Instant;
  * A snapshot as the catalog has it. {@code manifestId} is set once the capture is durable (NORMAL);
  * {@code logicalBytes} is what the disk held at the barrier, {@code incrementalBytes} what this
  * snapshot added to the repository when it was taken, {@code bytesRead} how much the capture has read
- * from the disk (its progress; all it read once NORMAL).
+ * from the disk (its progress; all it read once NORMAL). {@code copyFromRemote}: received from another region
+ * ({@code CopySnapshotCrossRegions}); its {@code diskId} names the disk there.
  */
 public record Snapshot(
         String snapshotId,
@@ -29,9 +30,12 @@ public record Snapshot(
         boolean incremental,
         long logicalBytes,
         long incrementalBytes,
-        long bytesRead) {
+        long bytesRead,
+        boolean copyFromRemote) {
 
     static final String COLUMNS = "snapshot_id, account_id, name, zone, project_id, disk_id, disk_size_gib, disk_usage, state, "
             + "percent, manifest_id, group_id, policy_id, is_permanent, deadline_at, created_at, modified_at, incremental, "
-            + "logical_bytes, incremental_bytes, bytes_read";
+            + "logical_bytes, incremental_bytes, bytes_read, copy_from_remote";
+    /** One placeholder per column of {@link #COLUMNS}, for inserts. */
+    static final String PLACEHOLDERS = "?, ".repeat(21) + "?";
 }

@@ -187,11 +187,11 @@ public final class SnapshotService implements AutoCloseable {
                     tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND state <> ?", caller.accountId(), SnapshotState.TORECYCLE),
                     out.size(), "the account");
             for (Planned p : out) {
-                tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
                         p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),
                         p.disk().sizeGib(), p.disk().diskUsage(), SnapshotState.CREATING, 0, null, groupId, policyId,
                         deadline == null, deadline == null ? null : deadline.toEpochMilli(), now.toEpochMilli(), now.toEpochMilli(),
-                        false, 0L, 0L, 0L);
+                        false, 0L, 0L, 0L, false);
                 if (fence != null) fence.check(tx, p.snapshotId());
             }
             if (groupId != null) {
@@ -435,8 +435,11 @@ public final class SnapshotService implements AutoCloseable {
             List<String> manifests = catalog.write(tx -> {
                 List<Snapshot> found = new ArrayList<>();
                 for (String id : snapshotIds) found.add(ownSnapshot(tx, caller, id));
-                for (Snapshot s : found) requireSettled(s);
+                for (Snapshot s : found) {
+                    if (s.state() != SnapshotState.COPYING_FROM_REMOTE) requireSettled(s); // an arriving copy may be given up
+                }
                 SnapshotLocks.requireUnlocked(tx, snapshotIds, clock.instant());
+                SnapshotCopies.requireNotCopying(tx, snapshotIds);
                 for (Snapshot s : found) {
                     if (tx.count("SELECT COUNT(*) FROM snapshot_shares WHERE snapshot_id = ?", s.snapshotId()) > 0) {
                         throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.SHARED, "snapshot `" + s.snapshotId()
@@ -451,12 +454,16 @@ public final class SnapshotService implements AutoCloseable {
                     }
                 }
                 List<String> names = new ArrayList<>();
-                for (Snapshot s : found) names.add(remove(tx, s.snapshotId(), s.manifestId()));
+                for (Snapshot s : found) {
+                    if (s.state() == SnapshotState.COPYING_FROM_REMOTE) tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", s.snapshotId());
+                    else names.add(remove(tx, s.snapshotId(), s.manifestId()));
+                }
                 Rows.recordOps(tx, caller, "DeleteSnapshots", snapshotIds, "SUCCESS", clock.millis(), recycleNote());
                 dropEmptyGroups(tx);
                 return names;
             });
             log.info("snapshots deleted account={} request_id={} snapshots={}", caller.accountId(), caller.requestId(), snapshotIds);
+            snapshotIds.forEach(control.copyReceiver()::abandon);
             release(manifests);
             return null;
         });
@@ -649,6 +656,10 @@ public final class SnapshotService implements AutoCloseable {
     }
 
     static void requireSettled(Snapshot s) {
+        if (s.state() == SnapshotState.COPYING_FROM_REMOTE || s.state() == SnapshotState.CHECKING_COPIED) {
+            throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.CREATING, "snapshot `" + s.snapshotId()
+                    + "` is still being copied from another region");
+        }
         if (s.state() == SnapshotState.CREATING) {
             throw new SnapshotConflict(s.snapshotId(), SnapshotConflict.Problem.CREATING, "snapshot `" + s.snapshotId() + "` is still being created");
         }
@@ -844,7 +855,7 @@ public final class SnapshotService implements AutoCloseable {
                 rs.getLong(7), DiskUsage.valueOf(rs.getString(8)), SnapshotState.valueOf(rs.getString(9)), rs.getInt(10),
                 rs.getString(11), rs.getString(12), rs.getString(13), rs.getBoolean(14), noDeadline ? null : Instant.ofEpochMilli(deadline),
                 Instant.ofEpochMilli(rs.getLong(16)), Instant.ofEpochMilli(rs.getLong(17)), rs.getBoolean(18), rs.getLong(19), rs.getLong(20),
-                rs.getLong(21));
+                rs.getLong(21), rs.getBoolean(22));
     }
 
     /** A snapshot export: closing it also ends its GC pin. */

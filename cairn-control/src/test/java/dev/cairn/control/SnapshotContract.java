@@ -209,9 +209,9 @@ abstract class SnapshotContract extends SnapshotFixture {
         write(disk, 0, pattern(16, 4096));
         String s = control.snapshots().createSnapshot(alice, disk, "keep me", null);
         awaitNormal(s);
-        catalog.write(tx -> tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        catalog.write(tx -> tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
                 "snap-crashed0", alice.accountId(), "x", "ap-guangzhou-1", 0L, disk, 10L, "DATA_DISK", "CREATING", 40, null, null, null,
-                true, null, 0L, 0L, false, 0L, 0L, 0L));
+                true, null, 0L, 0L, false, 0L, 0L, 0L, false));
         stopNode();
         startNode();
         assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).items())

@@ -151,8 +151,9 @@ public final class ManifestWriter implements AutoCloseable {
     }
 
     /**
-     * Sets block {@code index} to an existing chunk (for example one read from another manifest).
-     * The id is published, then its chunk's existence is checked.
+     * Sets block {@code index} to an existing chunk (for example one read from another manifest, or
+     * one this writer stored and has not committed yet). The id is published, then its chunk's
+     * existence is checked.
      *
      * @throws NoSuchObjectException if the chunk is not in the repository
      */
@@ -161,7 +162,7 @@ public final class ManifestWriter implements AutoCloseable {
         if (!id.isZero()) {
             registration.publishChunk(id);
             ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
-            if (!repo.backend().exists(key)) throw new NoSuchObjectException(key, repo.backend().describe());
+            if (!batch.holds(key) && !repo.backend().exists(key)) throw new NoSuchObjectException(key, repo.backend().describe());
         }
         setEntry(index, id);
     }

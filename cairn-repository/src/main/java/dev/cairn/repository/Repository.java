@@ -292,6 +292,26 @@ public final class Repository {
         return id.isZero() || backend.exists(ChunkCodec.Type.CHUNK.keyOf(id));
     }
 
+    /**
+     * Deletes chunk {@code id} if it is stored but fails verification, so that a later put can store it
+     * again (a damaged object would otherwise pass for present). A chunk that verifies is left alone.
+     *
+     * @return true if a damaged chunk was deleted
+     */
+    public boolean dropDamagedChunk(ChunkId id) throws IOException {
+        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
+        try {
+            codec.decode(ChunkCodec.Type.CHUNK, id, backend.get(key), config.blockSize());
+            return false;
+        } catch (NoSuchObjectException e) {
+            return false;
+        } catch (CorruptObjectException e) {
+            log.warn("deleting damaged chunk {}: {}", id.shortForm(), e.getMessage());
+            backend.delete(key);
+            return true;
+        }
+    }
+
     static boolean isAllZero(ByteBuffer b) {
         ByteBuffer rest = b.duplicate();
         while (rest.hasRemaining()) {
