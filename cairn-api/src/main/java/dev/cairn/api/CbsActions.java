@@ -286,6 +286,36 @@ final class CbsActions {
         return new DiskConfigQuotaResult(out);
     }
 
+    record Price(String chargeUnit, double unitPrice, String unitPriceHigh, double unitPriceDiscount, String unitPriceDiscountHigh) {}
+
+    record PriceResult(Price diskPrice) {}
+
+    /**
+     * InquiryPriceCreateDisks: Cairn bills stored snapshot data, not disks (they are POSTPAID_BY_HOUR and
+     * free), so a valid request is answered with an hourly price of 0; the request is checked as
+     * CreateDisks checks it (type, size range and step, count).
+     */
+    Object inquiryPriceCreateDisks(Caller caller, Params p) {
+        chargeType(p, true);
+        DiskType type = diskType(p, "DiskType", true);
+        long size = p.integer("DiskSize").orElseThrow(() -> ApiError.missing("DiskSize"));
+        long count = p.integer("DiskCount").orElse(1L);
+        p.integer("ProjectId", 0, Long.MAX_VALUE);
+        p.unsupported("Cairn does not throttle disks", "ThroughputPerformance");
+        p.unsupported("backup points are not supported", "DiskBackupQuota");
+        p.accept("DiskChargePrepaid"); // only meaningful with PREPAID, which chargeType() refuses
+        p.end();
+        Limits.SizeRule rule = control.limits().dataDiskSize(type);
+        if (size < rule.min() || size > rule.max() || size % rule.step() != 0) {
+            throw ApiError.value("DiskSize", type + " disks are " + rule.min() + ".." + rule.max() + " GiB in steps of " + rule.step()
+                    + "; got " + size + ".");
+        }
+        if (count < 1 || count > control.limits().disksPerCreate()) {
+            throw ApiError.value("DiskCount", "must be 1.." + control.limits().disksPerCreate() + ", got " + count + ".");
+        }
+        return new PriceResult(new Price("HOUR", 0.0, "0", 0.0, "0"));
+    }
+
     // ---- shared parameter rules ----
 
     private static List<String> requiredDiskIds(Params p) {

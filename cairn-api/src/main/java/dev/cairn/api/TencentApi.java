@@ -129,6 +129,7 @@ final class TencentApi {
                 entry("TerminateDisks", cbs::terminateDisks),
                 entry("DescribeInstancesDiskNum", cbs::describeInstancesDiskNum),
                 entry("DescribeDiskConfigQuota", cbs::describeDiskConfigQuota),
+                entry("InquiryPriceCreateDisks", cbs::inquiryPriceCreateDisks),
                 // CBS snapshots
                 entry("CreateSnapshot", snap::createSnapshot),
                 entry("DescribeSnapshots", snap::describeSnapshots),

@@ -52,6 +52,11 @@ final class ApiFixture implements AutoCloseable {
 
     /** @param clock the service clock (a {@link dev.cairn.control.TestClock} for time-driven tests) */
     ApiFixture(InstantSource clock) throws Exception {
+        this(clock, Region.defaultRegion());
+    }
+
+    /** A Cairn serving {@code region} (several fixtures are several regions, each with its own repository). */
+    ApiFixture(InstantSource clock, Region region) throws Exception {
         dir = Files.createTempDirectory("cairn-api-test-");
         catalog = Catalog.sqlite(dir.resolve("cairn.db"));
         repository = dev.cairn.repository.Repository.create(dev.cairn.repository.backend.local.LocalBackend.open(dir.resolve("repository")),
@@ -59,7 +64,7 @@ final class ApiFixture implements AutoCloseable {
         cache = new dev.cairn.snapshot.BaseCache(dir.resolve("cache"), repository);
         volumes = new VolumeManager(dir.resolve("volumes"), repository.blockSize(), cache);
         control = new CloudControl(catalog, volumes, new dev.cairn.snapshot.SnapshotEngine(repository, volumes, cache, 2),
-                Region.defaultRegion(), Limits.defaults(), clock, 0);
+                region, Limits.defaults(), clock, 0);
         admin = control.accounts().bootstrapAdmin();
         server = new ApiServer(new InetSocketAddress("127.0.0.1", 0), control, registry);
         server.start();
@@ -87,16 +92,16 @@ final class ApiFixture implements AutoCloseable {
     }
 
     CbsClient cbs(Accounts.Credentials c) {
-        return new CbsClient(credential(c), "ap-guangzhou", profile());
+        return new CbsClient(credential(c), control.region().name(), profile());
     }
 
     CvmClient cvm(Accounts.Credentials c) {
-        return new CvmClient(credential(c), "ap-guangzhou", profile());
+        return new CvmClient(credential(c), control.region().name(), profile());
     }
 
     /** For actions the typed jars lack (and raw JSON bodies): {@code call(action, json)}. */
     CommonClient common(Accounts.Credentials c) {
-        return new CommonClient("cbs", TencentApi.VERSION, credential(c), "ap-guangzhou", profile());
+        return new CommonClient("cbs", TencentApi.VERSION, credential(c), control.region().name(), profile());
     }
 
     HttpResponse<String> send(HttpRequest request) throws Exception {

@@ -218,6 +218,28 @@ class CbsSdkTest {
     }
 
     @Test
+    void inquiryPriceCreateDisksAnswersThatDisksAreFreeAndChecksTheRequest() throws Exception {
+        var req = new com.tencentcloudapi.cbs.v20170312.models.InquiryPriceCreateDisksRequest();
+        req.setDiskChargeType("POSTPAID_BY_HOUR");
+        req.setDiskType("CLOUD_PREMIUM");
+        req.setDiskSize(100L);
+        req.setDiskCount(3L);
+        var price = cbs.InquiryPriceCreateDisks(req).getDiskPrice();
+        assertThat(price.getChargeUnit()).isEqualTo("HOUR");
+        assertThat(price.getUnitPrice()).isZero(); // Cairn bills stored snapshot data, not disks
+        assertThat(price.getUnitPriceDiscount()).isZero();
+
+        req.setDiskSize(7L); // below CLOUD_PREMIUM's 10 GiB
+        assertCode("InvalidParameterValue", () -> cbs.InquiryPriceCreateDisks(req));
+        req.setDiskSize(100L);
+        req.setDiskChargeType("PREPAID");
+        assertCode("InvalidParameterValue", () -> cbs.InquiryPriceCreateDisks(req));
+        req.setDiskChargeType("POSTPAID_BY_HOUR");
+        req.setDiskType("CLOUD_FLOPPY");
+        assertCode("InvalidParameterValue", () -> cbs.InquiryPriceCreateDisks(req));
+    }
+
+    @Test
     void diskConfigQuotaPublishesSizeRules() throws Exception {
         DescribeDiskConfigQuotaRequest req = new DescribeDiskConfigQuotaRequest();
         req.setInquiryType("INQUIRY_CBS_CONFIG");

@@ -287,10 +287,7 @@ public final class Rollbacks implements AutoCloseable {
 
     CloneSource cloneSource(Catalog.Tx tx, Caller caller, String snapshotId) throws SQLException {
         Snapshot s = SnapshotShares.usable(tx, caller, snapshotId); // its own, or shared with it
-        if (s.state() == SnapshotState.TORECYCLE) SnapshotService.requireSettled(s); // refuses: recover it first
-        if (s.state() == SnapshotState.CREATING) {
-            throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.CREATING, "snapshot `" + snapshotId + "` is still being created");
-        }
+        if (s.state() != SnapshotState.ROLLBACKING) SnapshotService.requireSettled(s); // creating, arriving or in the recycle bin: not yet
         if (s.diskUsage() == DiskUsage.SYSTEM_DISK) {
             throw new SnapshotConflict(snapshotId, SnapshotConflict.Problem.SYSTEM_DISK, "snapshot `" + snapshotId
                     + "` is of a system disk; data disks can only be created from data-disk snapshots (make an image of it instead)");
