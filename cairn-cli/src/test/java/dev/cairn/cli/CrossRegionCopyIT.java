@@ -96,6 +96,11 @@ class CrossRegionCopyIT {
                 assertThat(snapshot(b, c3).path("SnapshotState").asText()).isEqualTo("NORMAL");
                 assertSameBytes(cloneAndRead(beijing, c3), v3);
 
+                String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(guangzhou.api + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(metrics).contains("cairn_snapshot_copies_total{result=\"done\"} 1.0", "cairn_snapshot_copy_sent_bytes_total");
+                System.out.printf("copies sent: %d, %d and %d bytes (the last over two attempts)%n", copy1.path("BytesSent").asLong(),
+                        copyOf(g, s2).path("BytesSent").asLong(), copy3.path("BytesSent").asLong());
                 cairn(b, "repo", "verify").ok();
                 cairn(g, "snapshot", "delete", s3).ok(); // no longer being copied
                 assertThat(guangzhou.stop()).isZero();

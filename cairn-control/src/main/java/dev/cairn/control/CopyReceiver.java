@@ -105,12 +105,8 @@ public final class CopyReceiver {
                 return r.state();
             }
             if (s.resume()) throw new NotFound(ResourceKind.SNAPSHOT, s.copySnapshotId()); // deleted here meanwhile
-            control.quotas().require(tx, s.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK,
-                    tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state <> ?", s.diskId(), SnapshotState.TORECYCLE), 1,
-                    "disk `" + s.diskId() + "`");
-            control.quotas().require(tx, s.accountId(), Quotas.Quota.SNAPSHOTS_PER_REGION,
-                    tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND state <> ?", s.accountId(), SnapshotState.TORECYCLE), 1,
-                    "the account");
+            control.quotas().requireDiskSnapshot(tx, s.accountId(), s.diskId());
+            control.quotas().requireRegionSnapshots(tx, s.accountId(), 1);
             tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
                     s.copySnapshotId(), s.accountId(), s.name(), zone, 0L, s.diskId(), s.diskSizeGib(), s.diskUsage(),
                     SnapshotState.COPYING_FROM_REMOTE, 0, null, null, null, true, null, now, now, false, 0L, 0L, 0L, true);

@@ -98,6 +98,17 @@ public final class Quotas {
         }
     }
 
+    /** Refuses, in the caller's transaction, one more snapshot of {@code diskId} past the per-disk quota. */
+    void requireDiskSnapshot(Catalog.Tx tx, long accountId, String diskId) throws SQLException {
+        require(tx, accountId, Quota.SNAPSHOTS_PER_DISK, tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state <> ?", diskId,
+                SnapshotState.TORECYCLE), 1, "disk `" + diskId + "`"); // deleted ones waiting in the recycle bin free their slot
+    }
+
+    /** Refuses, in the caller's transaction, {@code more} new snapshots of the account past its per-region quota. */
+    void requireRegionSnapshots(Catalog.Tx tx, long accountId, long more) throws SQLException {
+        require(tx, accountId, Quota.SNAPSHOTS_PER_REGION, used(tx, accountId, Quota.SNAPSHOTS_PER_REGION), more, "the account");
+    }
+
     private static long used(Catalog.Tx tx, long accountId, Quota q) throws SQLException {
         return switch (q) {
             case SNAPSHOTS_PER_DISK -> tx.count("SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM snapshots WHERE account_id = ? "

@@ -36,6 +36,8 @@ public record Snapshot(
     static final String COLUMNS = "snapshot_id, account_id, name, zone, project_id, disk_id, disk_size_gib, disk_usage, state, "
             + "percent, manifest_id, group_id, policy_id, is_permanent, deadline_at, created_at, modified_at, incremental, "
             + "logical_bytes, incremental_bytes, bytes_read, copy_from_remote";
+    /** How many columns {@link #COLUMNS} names: a query's own columns after them start at {@code COLUMN_COUNT + 1}. */
+    static final int COLUMN_COUNT = 22;
     /** One placeholder per column of {@link #COLUMNS}, for inserts. */
-    static final String PLACEHOLDERS = "?, ".repeat(21) + "?";
+    static final String PLACEHOLDERS = "?, ".repeat(COLUMN_COUNT - 1) + "?";
 }

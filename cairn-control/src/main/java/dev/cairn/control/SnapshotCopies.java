@@ -66,6 +66,17 @@ public final class SnapshotCopies {
     private final InstantSource clock;
     private final BackgroundWork background;
     private volatile Map<String, RegionPeer> peers = Map.of();
+    private final java.util.concurrent.atomic.LongAdder done = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder failed = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder chunksSent = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder bytesSent = new java.util.concurrent.atomic.LongAdder();
+
+    /** What this node's copies did since it started (for /metrics). */
+    public record Stats(long copiesDone, long copiesFailed, long chunksSent, long bytesSent) {}
+
+    public Stats stats() {
+        return new Stats(done.sum(), failed.sum(), chunksSent.sum(), bytesSent.sum());
+    }
     private volatile long bytesPerSecond;
 
     SnapshotCopies(CloudControl control, Catalog catalog, SnapshotService snapshots, InstantSource clock, BackgroundWork background) {
@@ -343,6 +354,8 @@ public final class SnapshotCopies {
             if (!still.isEmpty()) throw new IOException("region " + copy.region() + " still lacks blocks " + still.subList(0, Math.min(5, still.size())));
             catalog.write(tx -> tx.update("UPDATE snapshot_copies SET chunks_sent = chunks_sent + ?, bytes_sent = bytes_sent + ? WHERE copy_snapshot_id = ?",
                     chunks, bytes, copy.copySnapshotId()));
+            chunksSent.add(chunks);
+            bytesSent.add(bytes);
             pace(bytes);
         }
 
@@ -365,6 +378,7 @@ public final class SnapshotCopies {
     }
 
     private void finish(String copyId, State state, String error) {
+        (state == State.DONE ? done : failed).increment();
         catalog.write(tx -> {
             tx.update("UPDATE snapshot_copies SET state = ?, percent = CASE WHEN ? THEN 100 ELSE percent END, error = ?, finished_at = ? "
                     + "WHERE copy_snapshot_id = ?", state, state == State.DONE, error == null ? null : Rows.truncate(error), clock.millis(), copyId);

@@ -177,15 +177,11 @@ public final class SnapshotService implements AutoCloseable {
                     }
                     instance = d.instanceId();
                 }
-                control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_DISK,
-                        tx.count("SELECT COUNT(*) FROM snapshots WHERE disk_id = ? AND state <> ?", d.diskId(), SnapshotState.TORECYCLE), 1,
-                        "disk `" + d.diskId() + "`"); // deleted ones waiting in the recycle bin free their slot
+                control.quotas().requireDiskSnapshot(tx, caller.accountId(), d.diskId());
                 String member = groupId == null ? name : name + "_" + i;
                 out.add(new Planned(Ids.snapshot(), d, lastManifest(tx, d.diskId()), member));
             }
-            control.quotas().require(tx, caller.accountId(), Quotas.Quota.SNAPSHOTS_PER_REGION,
-                    tx.count("SELECT COUNT(*) FROM snapshots WHERE account_id = ? AND state <> ?", caller.accountId(), SnapshotState.TORECYCLE),
-                    out.size(), "the account");
+            control.quotas().requireRegionSnapshots(tx, caller.accountId(), out.size());
             for (Planned p : out) {
                 tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
                         p.snapshotId(), caller.accountId(), p.name(), p.disk().zone(), p.disk().projectId(), p.disk().diskId(),
@@ -615,7 +611,8 @@ public final class SnapshotService implements AutoCloseable {
     public List<Recycled> recycled(Caller caller) {
         return catalog.read(tx -> tx.query("SELECT " + columns("s") + ", r.recycled_at, r.purge_at FROM snapshot_recycle r "
                 + "JOIN snapshots s ON s.snapshot_id = r.snapshot_id WHERE s.account_id = ? ORDER BY r.recycled_at DESC, s.snapshot_id",
-                rs -> new Recycled(snapshot(rs), Instant.ofEpochMilli(rs.getLong(22)), Instant.ofEpochMilli(rs.getLong(23))), caller.accountId()));
+                rs -> new Recycled(snapshot(rs), Instant.ofEpochMilli(rs.getLong(Snapshot.COLUMN_COUNT + 1)),
+                        Instant.ofEpochMilli(rs.getLong(Snapshot.COLUMN_COUNT + 2))), caller.accountId()));
     }
 
     /**
