@@ -79,10 +79,14 @@ final class CopyActions {
                 p.requiredString("Zone"),
                 p.integer("DiskBytes", 1, Long.MAX_VALUE).orElseThrow(() -> ApiError.missing("DiskBytes")),
                 (int) (long) p.integer("BlockSize", 4096, 16 << 20).orElseThrow(() -> ApiError.missing("BlockSize")),
+                p.bool("StoredChunks").orElse(false),
                 p.bool("Resume").orElse(false));
         p.end();
-        return new StateResult(control.copyReceiver().begin(caller, start).name());
+        RegionPeer.Begun begun = control.copyReceiver().begin(caller, start);
+        return new BeginResult(begun.state(), begun.storedChunks());
     }
+
+    record BeginResult(String snapshotState, boolean storedChunks) {}
 
     record MissingResult(List<Long> missingBlocks) {}
 

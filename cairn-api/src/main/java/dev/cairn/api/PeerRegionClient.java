@@ -64,13 +64,14 @@ public final class PeerRegionClient implements RegionPeer {
     }
 
     @Override
-    public String begin(CopyStart s) throws IOException {
+    public Begun begin(CopyStart s) throws IOException {
         ObjectNode b = JsonNodeFactory.instance.objectNode();
         b.put("SnapshotId", s.copySnapshotId()).put("AccountId", s.accountId()).put("SnapshotName", s.name())
                 .put("SourceRegion", s.sourceRegion()).put("SourceSnapshotId", s.sourceSnapshotId()).put("SourceRepository", s.sourceRepository())
                 .put("DiskId", s.diskId()).put("DiskSize", s.diskSizeGib()).put("DiskUsage", s.diskUsage()).put("Zone", s.zone())
-                .put("DiskBytes", s.diskBytes()).put("BlockSize", s.blockSize()).put("Resume", s.resume());
-        return call("BeginSnapshotCopy", b, CALL_TIMEOUT).path("SnapshotState").asText();
+                .put("DiskBytes", s.diskBytes()).put("BlockSize", s.blockSize()).put("StoredChunks", s.storedChunks()).put("Resume", s.resume());
+        JsonNode r = call("BeginSnapshotCopy", b, CALL_TIMEOUT);
+        return new Begun(r.path("SnapshotState").asText(), r.path("StoredChunks").asBoolean(false));
     }
 
     @Override

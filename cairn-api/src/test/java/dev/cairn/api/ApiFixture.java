@@ -57,10 +57,15 @@ final class ApiFixture implements AutoCloseable {
 
     /** A Cairn serving {@code region} (several fixtures are several regions, each with its own repository). */
     ApiFixture(InstantSource clock, Region region) throws Exception {
+        this(clock, region, dev.cairn.repository.RepositoryOptions.defaults());
+    }
+
+    /** … whose repository is created with {@code options} (e.g. encrypted). */
+    ApiFixture(InstantSource clock, Region region, dev.cairn.repository.RepositoryOptions options) throws Exception {
         dir = Files.createTempDirectory("cairn-api-test-");
         catalog = Catalog.sqlite(dir.resolve("cairn.db"));
         repository = dev.cairn.repository.Repository.create(dev.cairn.repository.backend.local.LocalBackend.open(dir.resolve("repository")),
-                dev.cairn.repository.RepositoryOptions.defaults());
+                options);
         cache = new dev.cairn.snapshot.BaseCache(dir.resolve("cache"), repository);
         volumes = new VolumeManager(dir.resolve("volumes"), repository.blockSize(), cache);
         control = new CloudControl(catalog, volumes, new dev.cairn.snapshot.SnapshotEngine(repository, volumes, cache, 2),

@@ -53,7 +53,7 @@ class CrossRegionCopyIT {
                 String c1 = cairn(g, "snapshot", "copy", s1, "--to", "ap-beijing", "--wait").ok().out().trim();
                 JsonNode copy1 = copyOf(g, s1);
                 assertThat(copy1.path("State").asText()).isEqualTo("DONE");
-                assertThat(copy1.path("BytesSent").asLong()).isEqualTo(96L * MIB);
+                assertThat(copy1.path("BytesSent").asLong()).isBetween(96L * MIB, 97L * MIB); // random data: stored as it is, plus headers
                 JsonNode arrived = snapshot(b, c1);
                 assertThat(arrived.path("SnapshotState").asText()).isEqualTo("NORMAL");
                 assertThat(arrived.path("CopyFromRemote").asBoolean()).isTrue();
@@ -65,7 +65,7 @@ class CrossRegionCopyIT {
                 write(guangzhou, disk, v2);
                 String s2 = cairn(g, "snapshot", "create", disk, "--name", "v2", "--wait").ok().out().trim();
                 String c2 = cairn(g, "snapshot", "copy", s2, "--to", "ap-beijing", "--name", "v2 in beijing", "--wait").ok().out().trim();
-                assertThat(copyOf(g, s2).path("BytesSent").asLong()).isEqualTo(2L * MIB);
+                assertThat(copyOf(g, s2).path("BytesSent").asLong()).isBetween(2L * MIB, 2L * MIB + 4096);
                 assertThat(snapshot(b, c2).path("SnapshotName").asText()).isEqualTo("v2 in beijing");
                 assertSameBytes(cloneAndRead(beijing, c2), v2);
 
@@ -91,7 +91,7 @@ class CrossRegionCopyIT {
                 assertThat(copy3.path("State").asText()).isEqualTo("DONE");
                 assertThat(copy3.path("Attempts").asInt()).isEqualTo(2);
                 // what the killed attempt had sent did not travel again (at most its last unrecorded request)
-                assertThat(copy3.path("BytesSent").asLong()).isBetween(56L * MIB, 72L * MIB);
+                assertThat(copy3.path("BytesSent").asLong()).isBetween(56L * MIB, 73L * MIB);
                 assertThat(snapshot(g, s3).path("CopyingToRegions").toString()).isEqualTo("[]");
                 assertThat(snapshot(b, c3).path("SnapshotState").asText()).isEqualTo("NORMAL");
                 assertSameBytes(cloneAndRead(beijing, c3), v3);

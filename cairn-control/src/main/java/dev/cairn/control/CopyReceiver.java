@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>What stays true.</b> The copy's row exists from {@code begin} on, {@code COPYING_FROM_REMOTE}
  * with its progress, then {@code CHECKING_COPIED}, and turns {@code NORMAL} only after its manifest is
- * committed and every chunk it lists was read back and verified. Blocks are taken by source chunk id
+ * committed (its chunks durable) and every chunk it lists was verified once: on arrival (its id computed
+ * from the plaintext, or the stored chunk decoded and checked against its id), or, for a chunk taken
+ * from the repository, read back before NORMAL. Blocks are taken by source chunk id
  * when this region already holds that chunk — from this session, or from an earlier verified copy
  * ({@code copied_chunks}, checked for presence first, since GC may have removed it) — so a copy moves
  * only the chunks this repository lacks. {@code copied_chunks} rows are written only for a verified copy.
@@ -44,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * {@code COPYING_FROM_REMOTE} and the sender's resume starts a new session (chunks of the lost session
  * are sent again). A copy whose sender never comes back can be deleted with DeleteSnapshots.
  *
- * <p><b>Threads.</b> Thread-safe; one session's calls are serialized.
+ * <p><b>Threads.</b> Thread-safe. A session's puts may run at once (its writer takes blocks from many
+ * threads); its completion waits for them and runs alone.
  */
 public final class CopyReceiver {
     private static final Logger log = LoggerFactory.getLogger(CopyReceiver.class);
@@ -60,13 +63,20 @@ public final class CopyReceiver {
     private static final class Session {
         final String snapshotId;
         final String sourceRepository;
+        /** Data arrives as stored chunks under ids that are this repository's too (see {@link RegionPeer.Begun}). */
+        final boolean storedChunks;
         final ManifestWriter writer;
-        final Map<String, ChunkId> held = new HashMap<>();
-        long lastProgressMs;
+        final Map<String, ChunkId> held = new ConcurrentHashMap<>();
+        /** Chunks this session stored from data it checked on arrival (the rest it took from the repository). */
+        final Set<ChunkId> arrived = ConcurrentHashMap.newKeySet();
+        /** Puts share it (they may run at once: the sender keeps two requests in flight); complete and abandon take it alone. */
+        final java.util.concurrent.locks.ReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+        final java.util.concurrent.atomic.AtomicLong lastProgressMs = new java.util.concurrent.atomic.AtomicLong();
 
-        Session(String snapshotId, String sourceRepository, ManifestWriter writer) {
+        Session(String snapshotId, String sourceRepository, boolean storedChunks, ManifestWriter writer) {
             this.snapshotId = snapshotId;
             this.sourceRepository = sourceRepository;
+            this.storedChunks = storedChunks;
             this.writer = writer;
         }
     }
@@ -80,9 +90,10 @@ public final class CopyReceiver {
 
     /**
      * Creates the copy's row (or, on resume, finds it) and opens a session unless one is open. Returns the
-     * copy's state here: NORMAL means an earlier attempt completed it and nothing is left to send.
+     * copy's state here (NORMAL: an earlier attempt completed it and nothing is left to send) and the
+     * session's data form.
      */
-    public SnapshotState begin(Caller caller, RegionPeer.CopyStart s) {
+    public RegionPeer.Begun begin(Caller caller, RegionPeer.CopyStart s) {
         requireAdmin(caller);
         Repository repo = snapshots.engine().repository();
         if (s.blockSize() != repo.blockSize()) {
@@ -112,15 +123,16 @@ public final class CopyReceiver {
                     SnapshotState.COPYING_FROM_REMOTE, 0, null, null, null, true, null, now, now, false, 0L, 0L, 0L, true);
             return SnapshotState.COPYING_FROM_REMOTE;
         });
-        if (state != SnapshotState.COPYING_FROM_REMOTE) return state;
+        if (state != SnapshotState.COPYING_FROM_REMOTE) return new RegionPeer.Begun(state.name(), false);
+        Session se;
         try {
-            sessions.computeIfAbsent(s.copySnapshotId(), id -> open(repo, s, zone));
+            se = sessions.computeIfAbsent(s.copySnapshotId(), id -> open(repo, s, zone));
         } catch (UncheckedIOException e) {
             throw new SnapshotsUnavailable("could not start the copy's manifest: " + e.getCause().getMessage());
         }
         log.info("copy begins snapshot={} account={} from={}/{} resume={}", s.copySnapshotId(), s.accountId(), s.sourceRegion(),
                 s.sourceSnapshotId(), s.resume());
-        return state;
+        return new RegionPeer.Begun(state.name(), se.storedChunks);
     }
 
     private static final class UncheckedIOException extends RuntimeException {
@@ -138,7 +150,8 @@ public final class CopyReceiver {
         meta.put("created", clock.instant().toString());
         meta.put("copied-from", s.sourceRegion() + "/" + s.sourceSnapshotId());
         try {
-            return new Session(s.copySnapshotId(), s.sourceRepository(), repo.newManifest(null, s.diskBytes(), meta));
+            return new Session(s.copySnapshotId(), s.sourceRepository(), s.storedChunks() && !repo.config().encrypted(),
+                    repo.newManifest(null, s.diskBytes(), meta));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -148,21 +161,25 @@ public final class CopyReceiver {
     public List<Long> putBlocks(Caller caller, String snapshotId, List<RegionPeer.CopyBlock> blocks, long done, long total) {
         requireAdmin(caller);
         Session se = session(snapshotId);
-        synchronized (se) {
+        se.lock.readLock().lock();
+        try {
+            if (sessions.get(snapshotId) != se) throw notReceiving(snapshotId); // completed or abandoned meanwhile
             List<Long> missing = new ArrayList<>();
             try {
                 for (RegionPeer.CopyBlock b : blocks) { // data first: id-only blocks of the same call may name these chunks
                     if (b.data() == null) continue;
                     checkIndex(se, b.index());
-                    PutResult r = se.writer.putBlock(b.index(), ByteBuffer.wrap(b.data()));
+                    PutResult r = se.storedChunks ? se.writer.putStoredChunk(b.index(), ChunkId.parse(b.sourceChunk()), ByteBuffer.wrap(b.data()))
+                            : se.writer.putBlock(b.index(), ByteBuffer.wrap(b.data()));
                     se.held.put(b.sourceChunk(), r.id());
+                    se.arrived.add(r.id());
                 }
                 Map<String, ChunkId> known = knownChunks(se, blocks);
                 for (RegionPeer.CopyBlock b : blocks) {
                     if (b.data() != null) continue;
                     checkIndex(se, b.index());
                     ChunkId id = se.held.get(b.sourceChunk());
-                    if (id == null) id = known.get(b.sourceChunk());
+                    if (id == null) id = se.storedChunks ? ChunkId.parse(b.sourceChunk()) : known.get(b.sourceChunk());
                     if (id == null) {
                         missing.add(b.index());
                         continue;
@@ -180,13 +197,15 @@ public final class CopyReceiver {
                 throw new InvalidValue("Blocks", InvalidValue.Reason.VALUE, e.getMessage());
             }
             long now = System.currentTimeMillis();
-            if (now - se.lastProgressMs >= PROGRESS_INTERVAL_MS && total > 0) {
-                se.lastProgressMs = now;
+            long last = se.lastProgressMs.get();
+            if (now - last >= PROGRESS_INTERVAL_MS && total > 0 && se.lastProgressMs.compareAndSet(last, now)) {
                 long percent = Math.min(99, Math.max(0, done) * 100 / total);
                 catalog.write(tx -> tx.update("UPDATE snapshots SET percent = ? WHERE snapshot_id = ? AND state = ?", percent, snapshotId,
                         SnapshotState.COPYING_FROM_REMOTE));
             }
             return missing;
+        } finally {
+            se.lock.readLock().unlock();
         }
     }
 
@@ -198,6 +217,7 @@ public final class CopyReceiver {
 
     /** What earlier verified copies from the same source repository tell about these blocks' chunks. */
     private Map<String, ChunkId> knownChunks(Session se, List<RegionPeer.CopyBlock> blocks) {
+        if (se.storedChunks) return Map.of(); // the ids are this repository's own
         List<String> ask = new ArrayList<>();
         for (RegionPeer.CopyBlock b : blocks) {
             if (b.data() == null && !se.held.containsKey(b.sourceChunk())) ask.add(b.sourceChunk());
@@ -223,15 +243,16 @@ public final class CopyReceiver {
         requireAdmin(caller);
         Session se = session(snapshotId);
         Repository repo = snapshots.engine().repository();
-        synchronized (se) {
-            sessions.remove(snapshotId, se);
+        se.lock.writeLock().lock();
+        try {
+            if (!sessions.remove(snapshotId, se)) throw notReceiving(snapshotId); // completed or abandoned meanwhile
             try (ManifestWriter w = se.writer) {
                 int n = catalog.write(tx -> tx.update("UPDATE snapshots SET state = ?, percent = 99, modified_at = ? WHERE snapshot_id = ? AND state = ?",
                         SnapshotState.CHECKING_COPIED, clock.millis(), snapshotId, SnapshotState.COPYING_FROM_REMOTE));
                 if (n == 0) throw new NotFound(ResourceKind.SNAPSHOT, snapshotId); // deleted here meanwhile
                 ManifestId manifest = w.commit();
                 catalog.write(tx -> tx.update("UPDATE snapshots SET manifest_id = ? WHERE snapshot_id = ?", manifest.toString(), snapshotId));
-                Set<ChunkId> bad = verify(repo, manifest);
+                Set<ChunkId> bad = verify(repo, manifest, se.arrived);
                 if (!bad.isEmpty()) {
                     unverified(se, manifest, bad);
                     throw new SnapshotsUnavailable("copy " + snapshotId + " failed verification: " + bad.size()
@@ -239,7 +260,7 @@ public final class CopyReceiver {
                 }
                 ManifestInfo info = repo.openManifest(manifest).info();
                 catalog.write(tx -> {
-                    for (Map.Entry<String, ChunkId> e : se.held.entrySet()) {
+                    for (Map.Entry<String, ChunkId> e : se.storedChunks ? Map.<String, ChunkId>of().entrySet() : se.held.entrySet()) {
                         tx.update("INSERT INTO copied_chunks (source_repository, source_chunk, chunk_id) VALUES (?, ?, ?) "
                                 + "ON CONFLICT (source_repository, source_chunk) DO UPDATE SET chunk_id = excluded.chunk_id",
                                 se.sourceRepository, e.getKey(), e.getValue().toString());
@@ -256,17 +277,23 @@ public final class CopyReceiver {
                         SnapshotState.COPYING_FROM_REMOTE, snapshotId, SnapshotState.CHECKING_COPIED));
                 throw new SnapshotsUnavailable("could not commit copy " + snapshotId + ": " + e.getMessage() + "; begin it again");
             }
+        } finally {
+            se.lock.writeLock().unlock();
         }
     }
 
-    /** Reads every distinct chunk of {@code manifest}; returns those that are missing or fail verification. */
-    private static Set<ChunkId> verify(Repository repo, ManifestId manifest) throws IOException {
+    /**
+     * Reads every distinct chunk of {@code manifest} except those checked on arrival ({@code arrived}: a
+     * plaintext block's id is computed from it, a stored chunk is decoded and checked before it is kept);
+     * returns those that are missing or fail verification.
+     */
+    private static Set<ChunkId> verify(Repository repo, ManifestId manifest, Set<ChunkId> arrived) throws IOException {
         ManifestReader reader = repo.openManifest(manifest);
         Set<ChunkId> seen = new HashSet<>();
         Set<ChunkId> bad = new HashSet<>();
         ByteBuffer buffer = ByteBuffer.allocate(reader.blockSize());
         reader.forEach((index, id) -> {
-            if (id.isZero() || !seen.add(id)) return;
+            if (id.isZero() || arrived.contains(id) || !seen.add(id)) return;
             try {
                 buffer.clear();
                 repo.readBlock(id, buffer);
@@ -304,8 +331,11 @@ public final class CopyReceiver {
     void abandon(String snapshotId) {
         Session se = sessions.remove(snapshotId);
         if (se != null) {
-            synchronized (se) {
+            se.lock.writeLock().lock();
+            try {
                 se.writer.close();
+            } finally {
+                se.lock.writeLock().unlock();
             }
         }
     }
@@ -324,10 +354,12 @@ public final class CopyReceiver {
 
     private Session session(String snapshotId) {
         Session se = sessions.get(snapshotId);
-        if (se == null) {
-            throw new NotFound(ResourceKind.SNAPSHOT, snapshotId, "no copy of `" + snapshotId + "` is being received here; begin it again");
-        }
+        if (se == null) throw notReceiving(snapshotId);
         return se;
+    }
+
+    private static NotFound notReceiving(String snapshotId) {
+        return new NotFound(ResourceKind.SNAPSHOT, snapshotId, "no copy of `" + snapshotId + "` is being received here; begin it again");
     }
 
     /** Zone {@code <this region>-N} for a source zone {@code <other region>-N}, else this region's first zone. */

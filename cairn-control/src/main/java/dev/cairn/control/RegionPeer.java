@@ -16,9 +16,17 @@ public interface RegionPeer {
 
     /**
      * Creates the copy's row at the peer (or finds it, when {@code resume}) and opens a session for its
-     * blocks. Returns the copy's state there: {@code NORMAL} once an earlier attempt completed it.
+     * blocks. Returns the copy's state there ({@code NORMAL} once an earlier attempt completed it) and
+     * the form its blocks' data take.
      */
-    String begin(CopyStart start) throws IOException;
+    Begun begin(CopyStart start) throws IOException;
+
+    /**
+     * {@code storedChunks}: the session takes each chunk's data in its stored (compressed) form and the
+     * source's chunk ids as its own — both repositories are unencrypted, so ids are SHA-256 of the
+     * plaintext in both; else data is plaintext and ids are only the source's names for it.
+     */
+    record Begun(String state, boolean storedChunks) {}
 
     /**
      * Sends blocks of the copy: with data, or by source chunk id only (the peer may already hold that
@@ -32,13 +40,14 @@ public interface RegionPeer {
     /**
      * What the destination needs to create the copy's row and manifest. {@code sourceRepository}: the
      * source repository's id, the namespace of {@code CopyBlock.sourceChunk}; {@code zone}: the source
-     * zone (the peer picks its own zone of the same number).
+     * zone (the peer picks its own zone of the same number); {@code storedChunks}: the source can send
+     * chunks in their stored form (its repository is unencrypted).
      */
     record CopyStart(String copySnapshotId, long accountId, String name, String sourceRegion, String sourceSnapshotId,
                      String sourceRepository, String diskId, long diskSizeGib, String diskUsage, String zone, long diskBytes,
-                     int blockSize, boolean resume) {}
+                     int blockSize, boolean storedChunks, boolean resume) {}
 
-    /** One block of a copy; {@code data} null to send the id only. */
+    /** One block of a copy; {@code data} (plaintext, or the stored chunk — see {@link Begun}) null to send the id only. */
     record CopyBlock(long index, String sourceChunk, byte[] data) {}
 
     /** The peer answered with an error. */

@@ -20,7 +20,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -171,7 +170,8 @@ public final class SnapshotCopies {
 
     private RegionPeer.CopyStart start(Snapshot s, String copyId, String name, Repository repo, boolean resume) {
         return new RegionPeer.CopyStart(copyId, s.accountId(), name, control.region().name(), s.snapshotId(), repo.config().repositoryId(),
-                s.diskId(), s.diskSizeGib(), s.diskUsage().name(), s.zone(), s.diskSizeGib() * CloudControl.GIB, repo.blockSize(), resume);
+                s.diskId(), s.diskSizeGib(), s.diskUsage().name(), s.zone(), s.diskSizeGib() * CloudControl.GIB, repo.blockSize(),
+                !repo.config().encrypted(), resume);
     }
 
     /** The caller's copies (of one snapshot, if given), newest first. */
@@ -262,13 +262,15 @@ public final class SnapshotCopies {
         Snapshot s = catalog.read(tx -> SnapshotService.snapshotById(tx, c.snapshotId())).orElse(null);
         if (s == null || s.manifestId() == null) throw new Gone("the source snapshot " + c.snapshotId() + " was deleted");
         ManifestReader reader = repo.openManifest(ManifestId.parse(s.manifestId()));
+        RegionPeer.Begun begun;
         try {
-            if (peer.begin(start(s, c.copySnapshotId(), s.name(), repo, true)).equals(SnapshotState.NORMAL.name())) return; // done before
+            begun = peer.begin(start(s, c.copySnapshotId(), s.name(), repo, true));
         } catch (RegionPeer.PeerError e) {
             if (e.code().endsWith(".NotFound")) throw new Gone("the copy was deleted in " + c.region() + " (" + e.getMessage() + ")");
             throw e;
         }
-        Sender sender = new Sender(c, peer, repo, reader.blockCount());
+        if (begun.state().equals(SnapshotState.NORMAL.name())) return; // an earlier attempt completed it
+        Sender sender = new Sender(c, peer, repo, reader.blockCount(), begun.storedChunks());
         List<Long> indexes = new ArrayList<>(OFFER_BLOCKS);
         List<ChunkId> ids = new ArrayList<>(OFFER_BLOCKS);
         long[] seen = {0};
@@ -287,22 +289,28 @@ public final class SnapshotCopies {
         peer.complete(c.copySnapshotId());
     }
 
+    /** Requests with data in flight at once: one is read from the repository while another travels. */
+    static final int REQUESTS_IN_FLIGHT = 2;
+
     /** One attempt's sending state: progress, and the rate limit's clock. */
     private final class Sender {
         private final Copy copy;
         private final RegionPeer peer;
         private final Repository repo;
         private final long total;
+        /** Chunks travel in their stored (compressed) form; the destination checks them. */
+        private final boolean storedChunks;
         private final long startedNanos = System.nanoTime();
-        private long dataBytes;
+        private final java.util.concurrent.atomic.AtomicLong dataBytes = new java.util.concurrent.atomic.AtomicLong();
         /** Blocks walked so far (the progress the destination shows). */
         private long walked;
 
-        Sender(Copy copy, RegionPeer peer, Repository repo, long total) {
+        Sender(Copy copy, RegionPeer peer, Repository repo, long total, boolean storedChunks) {
             this.copy = copy;
             this.peer = peer;
             this.repo = repo;
             this.total = total;
+            this.storedChunks = storedChunks;
         }
 
         /**
@@ -311,61 +319,106 @@ public final class SnapshotCopies {
          */
         void batch(List<Long> indexes, List<ChunkId> ids, long done) throws IOException {
             if (background.closing()) throw new IOException("server stopping");
-            Map<Long, ChunkId> byIndex = new LinkedHashMap<>();
+            Map<Long, ChunkId> byIndex = new HashMap<>();
             List<RegionPeer.CopyBlock> offer = new ArrayList<>(indexes.size());
             for (int i = 0; i < indexes.size(); i++) {
                 byIndex.put(indexes.get(i), ids.get(i));
                 offer.add(new RegionPeer.CopyBlock(indexes.get(i), ids.get(i).toString(), null));
             }
             List<Long> missing = offer.isEmpty() ? List.of() : peer.putBlocks(copy.copySnapshotId(), offer, walked, total);
-            List<RegionPeer.CopyBlock> request = new ArrayList<>();
-            long requestBytes = 0;
-            long requestChunks = 0;
-            Set<ChunkId> sent = new HashSet<>();
-            ByteBuffer buffer = ByteBuffer.allocate(repo.blockSize());
+            // A chunk's blocks travel in one request (its data once, the other blocks by id), so requests
+            // do not depend on each other and may be in flight together.
+            Map<ChunkId, List<Long>> byChunk = new LinkedHashMap<>();
             for (Long index : missing) {
                 ChunkId id = byIndex.get(index);
                 if (id == null) throw new IOException("region " + copy.region() + " asked for block " + index + ", which was not offered");
-                if (!sent.add(id)) { // its data went in an earlier request of this batch, or goes in this one
-                    request.add(new RegionPeer.CopyBlock(index, id.toString(), null));
-                    continue;
-                }
-                buffer.clear();
-                int n = repo.readBlock(id, buffer); // verified on read: a damaged source chunk fails the copy, never travels
-                request.add(new RegionPeer.CopyBlock(index, id.toString(), Arrays.copyOf(buffer.array(), n)));
-                requestBytes += n;
-                requestChunks++;
+                byChunk.computeIfAbsent(id, k -> new ArrayList<>()).add(index);
+            }
+            List<Map<ChunkId, List<Long>>> requests = new ArrayList<>();
+            Map<ChunkId, List<Long>> request = new LinkedHashMap<>();
+            long requestBytes = 0;
+            for (Map.Entry<ChunkId, List<Long>> e : byChunk.entrySet()) {
+                request.put(e.getKey(), e.getValue());
+                requestBytes += repo.blockSize();
                 if (requestBytes >= DATA_BYTES_PER_REQUEST) {
-                    sendData(request, index + 1, requestChunks, requestBytes);
-                    request = new ArrayList<>();
+                    requests.add(request);
+                    request = new LinkedHashMap<>();
                     requestBytes = 0;
-                    requestChunks = 0;
                 }
             }
-            if (!request.isEmpty()) sendData(request, done, requestChunks, requestBytes);
+            if (!request.isEmpty()) requests.add(request);
+            sendAll(requests, done);
             walked = done;
             long percent = total == 0 ? 99 : Math.min(99, done * 100 / total);
             catalog.write(tx -> tx.update("UPDATE snapshot_copies SET blocks_total = ?, blocks_done = ?, percent = ? WHERE copy_snapshot_id = ?",
                     total, done, percent, copy.copySnapshotId()));
         }
 
-        private void sendData(List<RegionPeer.CopyBlock> request, long reached, long chunks, long bytes) throws IOException {
-            List<Long> still = peer.putBlocks(copy.copySnapshotId(), request, reached, total);
+        /** Sends the requests, {@link #REQUESTS_IN_FLIGHT} at a time; the first failure fails the batch. */
+        private void sendAll(List<Map<ChunkId, List<Long>>> requests, long done) throws IOException {
+            if (requests.isEmpty()) return;
+            java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(REQUESTS_IN_FLIGHT);
+            List<java.util.concurrent.Future<Void>> sent = new ArrayList<>();
+            try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (Map<ChunkId, List<Long>> r : requests) {
+                    slots.acquireUninterruptibly();
+                    sent.add(pool.submit(() -> {
+                        try {
+                            send(r, done);
+                            return null;
+                        } finally {
+                            slots.release();
+                        }
+                    }));
+                }
+                for (var f : sent) f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof IOException io) throw io;
+                throw new IOException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
+        }
+
+        /**
+         * Reads one request's chunks and sends them: stored as they are (the destination decodes and checks
+         * each), or as plaintext (verified on read here: a damaged source chunk fails the copy, never travels).
+         */
+        private void send(Map<ChunkId, List<Long>> request, long done) throws IOException {
+            List<RegionPeer.CopyBlock> blocks = new ArrayList<>();
+            ByteBuffer buffer = ByteBuffer.allocate(repo.blockSize());
+            long bytes = 0;
+            for (Map.Entry<ChunkId, List<Long>> e : request.entrySet()) {
+                byte[] data;
+                if (storedChunks) {
+                    data = Repository.bytesOf(repo.readStoredChunk(e.getKey()));
+                } else {
+                    buffer.clear();
+                    data = Arrays.copyOf(buffer.array(), repo.readBlock(e.getKey(), buffer));
+                }
+                bytes += data.length;
+                List<Long> indexes = e.getValue();
+                blocks.add(new RegionPeer.CopyBlock(indexes.getFirst(), e.getKey().toString(), data));
+                for (Long more : indexes.subList(1, indexes.size())) blocks.add(new RegionPeer.CopyBlock(more, e.getKey().toString(), null));
+            }
+            List<Long> still = peer.putBlocks(copy.copySnapshotId(), blocks, done, total);
             if (!still.isEmpty()) throw new IOException("region " + copy.region() + " still lacks blocks " + still.subList(0, Math.min(5, still.size())));
+            long chunks = request.size();
+            long sentBytes = bytes;
             catalog.write(tx -> tx.update("UPDATE snapshot_copies SET chunks_sent = chunks_sent + ?, bytes_sent = bytes_sent + ? WHERE copy_snapshot_id = ?",
-                    chunks, bytes, copy.copySnapshotId()));
+                    chunks, sentBytes, copy.copySnapshotId()));
             chunksSent.add(chunks);
-            bytesSent.add(bytes);
-            pace(bytes);
+            bytesSent.add(sentBytes);
+            pace(sentBytes);
         }
 
         /** Sleeps so that the data sent so far keeps to the rate limit. */
         private void pace(long justSent) throws IOException {
-            dataBytes += justSent;
             long limit = bytesPerSecond;
+            long so = dataBytes.addAndGet(justSent);
             if (limit <= 0) return;
-            long due = startedNanos + (long) (dataBytes * 1e9 / limit);
-            long wait = due - System.nanoTime();
+            long wait = startedNanos + (long) (so * 1e9 / limit) - System.nanoTime();
             if (wait > 0) {
                 try {
                     Thread.sleep(Duration.ofNanos(wait));

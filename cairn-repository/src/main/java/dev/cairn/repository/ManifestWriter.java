@@ -151,6 +151,34 @@ public final class ManifestWriter implements AutoCloseable {
     }
 
     /**
+     * Stores block {@code index} from chunk {@code id}'s stored form as another unencrypted repository
+     * holds it ({@link Repository#readStoredChunk}), without compressing it again. The object is decoded
+     * and checked against {@code id} (and the block's length) first; both repositories must be
+     * unencrypted, so that ids are SHA-256 of the plaintext in both.
+     *
+     * @throws CorruptObjectException if {@code stored} is not chunk {@code id}
+     * @throws IllegalStateException if this repository is encrypted
+     */
+    public PutResult putStoredChunk(long index, ChunkId id, ByteBuffer stored) throws IOException {
+        checkIndex(index);
+        if (repo.config().encrypted()) throw new IllegalStateException("an encrypted repository cannot take another's stored chunks");
+        ensureOpen();
+        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
+        int length = repo.verifyStoredChunk(id, stored);
+        if (length != blockLength(index)) {
+            throw new IllegalArgumentException("block " + index + " has " + blockLength(index) + " bytes, chunk " + id.shortForm() + " holds " + length);
+        }
+        registration.publishChunk(id);
+        boolean isNew = !batch.holds(key) && !repo.backend().exists(key) && batch.putIfAbsent(key, stored.duplicate());
+        setEntry(index, id);
+        if (!isNew) return new PutResult(id, false, 0);
+        newChunks.increment();
+        newChunkBytes.add(stored.remaining());
+        if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
+        return new PutResult(id, true, stored.remaining());
+    }
+
+    /**
      * Sets block {@code index} to an existing chunk (for example one read from another manifest, or
      * one this writer stored and has not committed yet). The id is published, then its chunk's
      * existence is checked.

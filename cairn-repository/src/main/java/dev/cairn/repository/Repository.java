@@ -175,6 +175,11 @@ public final class Repository {
         }
     }
 
+    /** The remaining bytes of {@code b} as an array (its own array when it is exactly that). */
+    public static byte[] bytesOf(ByteBuffer b) {
+        return bytes(b);
+    }
+
     static byte[] bytes(ByteBuffer b) {
         if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length) return b.array();
         byte[] a = new byte[b.remaining()];
@@ -290,6 +295,19 @@ public final class Repository {
     /** True if the chunk is stored (ZERO counts as present). */
     public boolean containsChunk(ChunkId id) throws IOException {
         return id.isZero() || backend.exists(ChunkCodec.Type.CHUNK.keyOf(id));
+    }
+
+    /**
+     * The stored (encoded) form of chunk {@code id}, as the backend holds it, unverified. Another
+     * unencrypted repository can take it as it is ({@link ManifestWriter#putStoredChunk}), which checks it.
+     */
+    public ByteBuffer readStoredChunk(ChunkId id) throws IOException {
+        return backend.get(ChunkCodec.Type.CHUNK.keyOf(id));
+    }
+
+    /** Decodes {@code stored} as chunk {@code id} (verifying it) and returns the plaintext's length. */
+    int verifyStoredChunk(ChunkId id, ByteBuffer stored) throws CorruptObjectException {
+        return codec.decode(ChunkCodec.Type.CHUNK, id, stored.duplicate(), config.blockSize()).length;
     }
 
     /**

@@ -331,6 +331,30 @@ class RepositoryTest {
     }
 
     @Test
+    void anotherUnencryptedRepositoryTakesAStoredChunkAsItIsAfterCheckingIt() throws Exception {
+        Repository source = create();
+        ChunkId chunk;
+        try (ManifestWriter w = source.newManifest(null, 2L * BLOCK, Map.of())) {
+            chunk = w.putBlock(0, Blocks.buf(Blocks.text(BLOCK, 3))).id();
+            w.commit();
+        }
+        ByteBuffer stored = source.readStoredChunk(chunk);
+        Repository target = Repository.create(new MemoryBackend(clock), options(), clock);
+        try (ManifestWriter w = target.newManifest(null, 2L * BLOCK, Map.of())) {
+            assertThat(w.putStoredChunk(1, chunk, stored).newlyStored()).isTrue();
+            assertThat(w.putStoredChunk(0, chunk, stored).newlyStored()).isFalse(); // dedup as ever
+            byte[] bad = Repository.bytes(stored).clone();
+            bad[bad.length - 1] ^= 1;
+            assertThatThrownBy(() -> w.putStoredChunk(0, ChunkId.of(Blocks.random(32, 9)), stored)).isInstanceOf(CorruptObjectException.class);
+            assertThatThrownBy(() -> w.putStoredChunk(0, chunk, ByteBuffer.wrap(bad))).isInstanceOf(CorruptObjectException.class);
+            ManifestReader r = target.openManifest(w.commit());
+            ByteBuffer b = ByteBuffer.allocate(BLOCK);
+            r.readBlock(1, b);
+            assertThat(b.array()).isEqualTo(Blocks.text(BLOCK, 3));
+        }
+    }
+
+    @Test
     void writerStateIsEnforced() throws Exception {
         Repository repo = create();
         ManifestWriter w = repo.newManifest(null, 4L * BLOCK, Map.of());
