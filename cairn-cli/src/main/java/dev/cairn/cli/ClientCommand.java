@@ -97,15 +97,28 @@ abstract class ClientCommand {
     static JsonNode waitFor(String what, Duration timeout, Describe describe, Predicate<JsonNode> done)
             throws IOException, ApiClient.ApiException, InterruptedException {
         Instant deadline = Instant.now().plus(timeout);
-        long pause = 10;
+        PollInterval poll = new PollInterval();
         while (true) {
             JsonNode rows = describe.rows();
             boolean all = rows.size() > 0;
             for (JsonNode r : rows) all &= done.test(r);
             if (all) return rows;
             if (Instant.now().isAfter(deadline)) throw new IOException("timed out after " + timeout.toSeconds() + " s waiting for " + what);
-            Thread.sleep(pause); // a CLI poll interval, not a test wait: quick at first, then 200 ms
-            pause = Math.min(200, pause * 2);
+            poll.sleep();
+        }
+    }
+
+    /**
+     * How often a waiting CLI command asks again: every 20 ms for the first 2 s (most waits end by then,
+     * and a late answer is what the user waits for), then backing off to every 250 ms.
+     */
+    static final class PollInterval {
+        private final long started = System.nanoTime();
+        private long pause = 20;
+
+        void sleep() throws InterruptedException {
+            Thread.sleep(pause); // a CLI poll interval, not a test wait
+            if (System.nanoTime() - started > 2_000_000_000L) pause = Math.min(250, pause * 2);
         }
     }
 

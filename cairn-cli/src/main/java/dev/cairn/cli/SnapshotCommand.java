@@ -168,7 +168,7 @@ final class SnapshotCommand {
     static void waitNormal(ClientCommand c, String id) throws Exception {
         Progress bar = new Progress(System.err, System.console() != null);
         long deadline = System.nanoTime() + WAIT.toNanos();
-        long pause = 10;
+        ClientCommand.PollInterval poll = new ClientCommand.PollInterval();
         while (true) {
             JsonNode set = c.describeSnapshots(id);
             if (set.isEmpty()) {
@@ -182,8 +182,7 @@ final class SnapshotCommand {
                 return;
             }
             if (System.nanoTime() > deadline) throw new IOException("timed out waiting for snapshot " + id);
-            Thread.sleep(pause); // a CLI poll interval: quick at first (small snapshots finish in milliseconds), then 250 ms
-            pause = Math.min(250, pause * 2);
+            poll.sleep();
         }
     }
 
@@ -292,6 +291,7 @@ final class SnapshotCommand {
         private void waitCopied(String copyId) throws Exception {
             Progress bar = new Progress(System.err, System.console() != null);
             long deadline = System.nanoTime() + WAIT.toNanos();
+            PollInterval poll = new PollInterval();
             while (true) {
                 JsonNode c = null;
                 for (JsonNode n : api().call("DescribeSnapshotCopies", params().put("SnapshotId", id)).path("CopySet")) {
@@ -305,7 +305,7 @@ final class SnapshotCommand {
                     default -> { }
                 }
                 if (System.nanoTime() > deadline) throw new IOException("timed out waiting for copy " + copyId);
-                Thread.sleep(250);
+                poll.sleep();
             }
         }
     }
