@@ -39,6 +39,11 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
     private final Repository repository;
     private final Map<ManifestId, Entry> entries = new HashMap<>();
     private final LongAdder fetchedBytes = new LongAdder();
+    /** Read-ahead of chunks ({@link BaseImage#prefetch}): background reads that warm the OS's cache, a few at a time. */
+    private final java.util.concurrent.ExecutorService readAhead = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+    private final java.util.concurrent.Semaphore readAheadSlots = new java.util.concurrent.Semaphore(READ_AHEAD_IN_FLIGHT);
+    /** Chunk reads in flight for read-ahead: enough to keep a virtual disk's queue busy, little memory. */
+    static final int READ_AHEAD_IN_FLIGHT = 16;
 
     public BaseCache(Path dir, Repository repository) throws IOException {
         this.dir = Files.createDirectories(dir);
@@ -82,6 +87,7 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
 
     @Override
     public synchronized void close() throws IOException {
+        readAhead.shutdownNow();
         for (Entry e : entries.values()) e.close();
         entries.clear();
     }
@@ -168,6 +174,35 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
             }
         }
 
+        /** Reads the stored chunks of the range's unfilled blocks in the background, so that their real reads hit the OS's cache. */
+        void prefetch(long offset, long length) {
+            long last = Math.min(offset + length, size) - 1;
+            for (long b = offset / blockSize; b <= last / blockSize && b >= 0; b++) {
+                if (filled.get(b)) continue;
+                ChunkId chunk;
+                try {
+                    chunk = manifest.entry(b);
+                } catch (IOException e) {
+                    return; // a hint: the real read reports it
+                }
+                if (chunk.isZero()) continue;
+                try {
+                    readAhead.execute(() -> {
+                        readAheadSlots.acquireUninterruptibly();
+                        try {
+                            repository.readStoredChunk(chunk);
+                        } catch (IOException | RuntimeException ignored) {
+                            // a hint only: the real read checks the chunk and reports what is wrong
+                        } finally {
+                            readAheadSlots.release();
+                        }
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException closing) {
+                    return;
+                }
+            }
+        }
+
         boolean isZero(long offset, long length) throws IOException {
             for (long b = offset / blockSize; b <= (offset + length - 1) / blockSize; b++) {
                 if (b * blockSize >= size) continue;
@@ -196,6 +231,7 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
         @Override public void read(long offset, ByteBuffer dst) throws IOException { entry.read(offset, dst); }
         @Override public void readOnce(long offset, ByteBuffer dst) throws IOException { entry.readOnce(offset, dst); }
         @Override public boolean isZero(long offset, long length) throws IOException { return entry.isZero(offset, length); }
+        @Override public void prefetch(long offset, long length) { entry.prefetch(offset, length); }
 
         @Override
         public void close() throws IOException {

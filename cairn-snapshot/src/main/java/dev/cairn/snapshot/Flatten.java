@@ -49,6 +49,7 @@ public final class Flatten {
     public void run(Progress progress) throws IOException {
         BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
         long total = volume.blockCount();
+        volume.prefetchBase(0, (long) WORKERS * STRIPE); // the first round's stripes; later ones as the workers go
         Shared shared = new Shared(total, System.nanoTime());
         List<Thread> helpers = new ArrayList<>();
         for (int i = 1; i < WORKERS; i++) {
@@ -125,6 +126,9 @@ public final class Flatten {
                     if (first >= s.total) return;
                     s.inFlight.add(first);
                 }
+                // The stripe the workers take after this round: its chunks are fetched while these are copied
+                // (reads of many small chunk files are otherwise one at a time per worker).
+                volume.prefetchBase(first + (long) WORKERS * STRIPE, STRIPE);
                 for (long b = first; b < Math.min(s.total, first + STRIPE); b++) {
                     if (s.stopped()) {
                         s.fail(new InterruptedIOException("flatten of " + volume + " stopped"));

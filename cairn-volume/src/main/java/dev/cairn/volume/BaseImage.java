@@ -28,6 +28,12 @@ public interface BaseImage extends AutoCloseable {
         read(offset, dst);
     }
 
+    /**
+     * A hint that the bytes at {@code offset} will be read soon (a flatten's next stretch): the base may
+     * start fetching them in the background so the read finds them near. Never fails; by default a no-op.
+     */
+    default void prefetch(long offset, long length) {}
+
     /** True if the block-sized range at {@code offset} is known to be all zeros without reading it. */
     boolean isZero(long offset, long length) throws IOException;
 

@@ -315,6 +315,21 @@ public final class OverlayVolume implements Volume {
         own.prefetch(offset, length);
     }
 
+    /** Asks the base to fetch the absent blocks among {@code count} from {@code first} ahead of a flatten that will copy them. */
+    public void prefetchBase(long first, long count) {
+        BlockBits p = present;
+        long end = Math.min(first + count, p.length());
+        long runStart = -1;
+        for (long b = first; b <= end; b++) {
+            boolean absent = b < end && !p.get(b);
+            if (absent && runStart < 0) runStart = b;
+            if (!absent && runStart >= 0) {
+                base.prefetch(runStart * blockSize, (b - runStart) * blockSize);
+                runStart = -1;
+            }
+        }
+    }
+
     /** Present blocks report the own file's allocation; absent ones report data unless the base knows them to be zeros. */
     @Override
     public List<Extent> extents(long offset, long length) throws IOException {
