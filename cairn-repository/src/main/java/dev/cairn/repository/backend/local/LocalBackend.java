@@ -23,7 +23,6 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -66,9 +65,14 @@ public final class LocalBackend implements Backend {
     private final FileChannel lockChannel;
     private final FileLock lock;
     private final boolean linkSupported;
-    private final SecureRandom random = new SecureRandom();
     /** Directories known to exist and be durable in their parent; saves a stat per put. */
     private final Set<Path> durableDirectories = ConcurrentHashMap.newKeySet();
+    /**
+     * Directories a batch created without syncing their parent (a directory fsync is a journal commit:
+     * one per new chunk directory made captures wait on thousands of them); the batch's commit, whose
+     * syncfs covers them, moves them to {@link #durableDirectories}.
+     */
+    private final Set<Path> batchDirectories = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     private LocalBackend(Path root, FileChannel lockChannel, FileLock lock, boolean linkSupported) {
@@ -191,7 +195,7 @@ public final class LocalBackend implements Backend {
             if (pending.containsKey(key)) return false;
             Path target = pathOf(key);
             if (Files.exists(target)) return false;
-            Path temp = newTemp(target);
+            Path temp = newTemp(target, SyncFs.available());
             try {
                 writeTemp(temp, bytes, false); // made durable by the commit's syncfs
             } catch (IOException e) {
@@ -216,9 +220,12 @@ public final class LocalBackend implements Backend {
                 ensureOpen();
                 var batch = java.util.List.copyOf(pending.entrySet());
                 if (batch.isEmpty()) return;
+                Set<Path> newDirectories = Set.copyOf(batchDirectories); // after the list: holds every entry's new directory
                 try {
                     if (SyncFs.available()) {
-                        SyncFs.sync(root); // every temp file's bytes and size, in one journal commit
+                        SyncFs.sync(root); // every temp file's bytes and size, and new directories, in one journal commit
+                        durableDirectories.addAll(newDirectories);
+                        batchDirectories.removeAll(newDirectories);
                     } else {
                         for (var e : batch) {
                             try (FileChannel ch = FileChannel.open(e.getValue(), StandardOpenOption.WRITE)) {
@@ -268,10 +275,31 @@ public final class LocalBackend implements Backend {
 
     /** A fresh temp name beside {@code target} (its directory created durably if new). */
     private Path newTemp(Path target) throws IOException {
-        ensureDirectory(target.getParent());
-        byte[] suffix = new byte[8];
-        random.nextBytes(suffix);
-        return target.resolveSibling(target.getFileName() + ".tmp-" + HEX.formatHex(suffix));
+        return newTemp(target, false);
+    }
+
+    /**
+     * A fresh temp name beside {@code target}; its directory is created if new — durably, or, for a batch
+     * whose commit runs syncfs ({@code forBatch}), left for that commit to make durable.
+     */
+    private Path newTemp(Path target, boolean forBatch) throws IOException {
+        Path dir = target.getParent();
+        if (forBatch) ensureDirectoryForBatch(dir);
+        else ensureDirectory(dir);
+        // unique enough: CREATE_NEW refuses a clash rather than sharing a file
+        return target.resolveSibling(target.getFileName() + ".tmp-" + HEX.toHexDigits(java.util.concurrent.ThreadLocalRandom.current().nextLong()));
+    }
+
+    private void ensureDirectoryForBatch(Path dir) throws IOException {
+        if (durableDirectories.contains(dir) || batchDirectories.contains(dir)) return;
+        try {
+            Files.createDirectory(dir);
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(dir)) throw classify(e, "create directory " + dir);
+        } catch (IOException e) {
+            throw classify(e, "create directory " + dir);
+        }
+        batchDirectories.add(dir);
     }
 
     private static void writeTemp(Path temp, ByteBuffer bytes, boolean sync) throws IOException {
@@ -383,6 +411,7 @@ public final class LocalBackend implements Backend {
     private void ensureDirectory(Path dir) throws IOException {
         if (durableDirectories.contains(dir)) return;
         try {
+            if (batchDirectories.contains(dir)) syncDirectory(dir.getParent()); // a batch made it; its commit may not have run yet
             createDurably(dir);
         } catch (IOException e) {
             throw classify(e, "create directory " + dir);
