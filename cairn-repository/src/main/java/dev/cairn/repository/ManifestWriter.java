@@ -275,13 +275,14 @@ public final class ManifestWriter implements AutoCloseable {
                 ChunkId pageId = codec.contentId(plain, 0, plain.length);
                 registration.publishPage(pageId);
                 ObjectKey key = ChunkCodec.Type.PAGE.keyOf(pageId);
-                if (!repo.backend().exists(key)) {
+                if (!batch.holds(key) && !repo.backend().exists(key)) {
                     ByteBuffer encoded = codec.encode(ChunkCodec.Type.PAGE, pageId, plain);
                     long size = encoded.remaining();
-                    if (repo.backend().putIfAbsent(key, encoded)) newPageBytes += size;
+                    if (batch.putIfAbsent(key, encoded)) newPageBytes += size;
                 }
                 ids[e.getKey()] = pageId;
             }
+            batch.commit(); // every page durable and visible before the root names it (one group commit, not two fsyncs a page)
             long logical = nonZero * blockSize;
             int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
             if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
