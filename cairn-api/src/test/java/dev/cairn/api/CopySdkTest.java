@@ -121,6 +121,37 @@ class CopySdkTest {
     }
 
     @Test
+    void dataThatArrivesForAChunkTheDestinationHasDamagedIsStillChecked() throws Exception {
+        beijing.close();
+        beijing = new ApiFixture(InstantSource.system(), Region.of("ap-beijing"), dev.cairn.repository.RepositoryOptions.defaults()
+                .withKey(dev.cairn.repository.RepositoryKey.passphrase("beijing only")).withKdfIterations(1000));
+        destination = beijing.cbs(beijing.admin);
+        startCopies(0);
+        byte[] data = bytes(7, MIB);
+        String own = newDisk(beijing, destination, null); // the destination holds these bytes already, from a disk of its own
+        write(beijing, own, data);
+        snapshot(destination, own);
+        damageChunks(beijing);
+        String disk = newDisk(guangzhou, source, null);
+        write(guangzhou, disk, data);
+        String snap = snapshot(disk);
+        String copy = copy(snap, "ap-beijing")[0].getSnapshotId();
+        SnapshotCopies.Copy done = awaitDone(snap);
+        assertThat(done.attempts()).isEqualTo(2); // the data arrived, dedup found the damaged chunk, verification caught it
+        assertThat(read(beijing, newDisk(beijing, destination, copy), data.length)).isEqualTo(data);
+    }
+
+    private static void damageChunks(ApiFixture region) throws Exception {
+        try (Stream<Path> chunks = Files.walk(region.dir.resolve("repository").resolve("chunks"))) { // bit rot
+            for (Path p : chunks.filter(Files::isRegularFile).toList()) {
+                byte[] b = Files.readAllBytes(p);
+                b[b.length / 2] ^= 0x5a;
+                Files.write(p, b);
+            }
+        }
+    }
+
+    @Test
     void theDestinationsRulesComeBackAsTheRegionsResult() throws Exception {
         String disk = newDisk(guangzhou, source, null);
         write(guangzhou, disk, bytes(2, MIB));
@@ -149,13 +180,7 @@ class CopySdkTest {
         String first = snapshot(disk);
         copy(first, "ap-beijing");
         awaitDone(first);
-        try (Stream<Path> chunks = Files.walk(beijing.dir.resolve("repository").resolve("chunks"))) { // bit rot at the destination
-            for (Path p : chunks.filter(Files::isRegularFile).toList()) {
-                byte[] b = Files.readAllBytes(p);
-                b[b.length / 2] ^= 0x5a;
-                Files.write(p, b);
-            }
-        }
+        damageChunks(beijing); // bit rot at the destination
         String second = snapshot(disk); // the same data: the destination believes it has every chunk
         String copy = copy(second, "ap-beijing")[0].getSnapshotId();
         SnapshotCopies.Copy done = awaitDone(second);

@@ -67,7 +67,7 @@ public final class CopyReceiver {
         final boolean storedChunks;
         final ManifestWriter writer;
         final Map<String, ChunkId> held = new ConcurrentHashMap<>();
-        /** Chunks this session stored from data it checked on arrival (the rest it took from the repository). */
+        /** Chunks this session stored from data it checked on arrival (the rest, found stored already, are read back at the end). */
         final Set<ChunkId> arrived = ConcurrentHashMap.newKeySet();
         /** Puts share it (they may run at once: the sender keeps two requests in flight); complete and abandon take it alone. */
         final java.util.concurrent.locks.ReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
@@ -172,7 +172,7 @@ public final class CopyReceiver {
                     PutResult r = se.storedChunks ? se.writer.putStoredChunk(b.index(), ChunkId.parse(b.sourceChunk()), ByteBuffer.wrap(b.data()))
                             : se.writer.putBlock(b.index(), ByteBuffer.wrap(b.data()));
                     se.held.put(b.sourceChunk(), r.id());
-                    se.arrived.add(r.id());
+                    if (r.newlyStored()) se.arrived.add(r.id()); // one found already stored was not checked: verify reads it
                 }
                 Map<String, ChunkId> known = knownChunks(se, blocks);
                 for (RegionPeer.CopyBlock b : blocks) {
