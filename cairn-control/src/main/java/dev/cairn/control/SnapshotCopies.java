@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -213,8 +214,18 @@ public final class SnapshotCopies {
 
     // ------------------------------------------------------------------ the job
 
+    /** Copies with a job on this node: one job per copy, even if {@link #start} runs again. */
+    private final Set<String> active = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private void submit(String copyId) {
-        background.submit("copy " + copyId, () -> run(copyId));
+        if (!active.add(copyId)) return;
+        background.submit("copy " + copyId, () -> {
+            try {
+                run(copyId);
+            } finally {
+                active.remove(copyId);
+            }
+        });
     }
 
     private void run(String copyId) throws InterruptedException {
