@@ -108,6 +108,9 @@ abstract class ClientCommand {
         }
     }
 
+    /** Who a snapshot or an image is shared with (Describe…SharePermission). */
+    static final List<Output.Column> SHARE_COLUMNS = List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime"));
+
     /**
      * How often a waiting CLI command asks again: every 20 ms for the first 2 s (most waits end by then,
      * and a late answer is what the user waits for), then backing off to every 250 ms.

@@ -145,7 +145,7 @@ final class ImageCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode r = api().call("DescribeImageSharePermission", params().put("ImageId", id));
-            out().rows(r, r.path("SharePermissionSet"), List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime")));
+            out().rows(r, r.path("SharePermissionSet"), SHARE_COLUMNS);
             return 0;
         }
     }

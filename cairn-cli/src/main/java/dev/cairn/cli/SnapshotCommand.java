@@ -209,7 +209,7 @@ final class SnapshotCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode r = api().call("DescribeSnapshotSharePermission", params().put("SnapshotId", id));
-            out().rows(r, r.path("SharePermissionSet"), List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime")));
+            out().rows(r, r.path("SharePermissionSet"), SHARE_COLUMNS);
             return 0;
         }
     }

@@ -127,16 +127,12 @@ public final class CopyReceiver {
         Session se;
         try {
             se = sessions.computeIfAbsent(s.copySnapshotId(), id -> open(repo, s, zone));
-        } catch (UncheckedIOException e) {
+        } catch (java.io.UncheckedIOException e) {
             throw new SnapshotsUnavailable("could not start the copy's manifest: " + e.getCause().getMessage());
         }
         log.info("copy begins snapshot={} account={} from={}/{} resume={}", s.copySnapshotId(), s.accountId(), s.sourceRegion(),
                 s.sourceSnapshotId(), s.resume());
         return new RegionPeer.Begun(state.name(), se.storedChunks);
-    }
-
-    private static final class UncheckedIOException extends RuntimeException {
-        UncheckedIOException(IOException cause) { super(cause); }
     }
 
     private Session open(Repository repo, RegionPeer.CopyStart s, String zone) {
@@ -153,7 +149,7 @@ public final class CopyReceiver {
             return new Session(s.copySnapshotId(), s.sourceRepository(), s.storedChunks() && !repo.config().encrypted(),
                     repo.newManifest(null, s.diskBytes(), meta));
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -142,12 +142,7 @@ public final class ManifestWriter implements AutoCloseable {
         ensureOpen();
         PutResult r = repo.putBlock(registration, plaintext, batch);
         setEntry(index, r.id());
-        if (r.newlyStored()) {
-            newChunks.increment();
-            newChunkBytes.add(r.storedBytes());
-            if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
-        }
-        return r;
+        return counted(r);
     }
 
     /**
@@ -171,11 +166,17 @@ public final class ManifestWriter implements AutoCloseable {
         registration.publishChunk(id);
         boolean isNew = !batch.holds(key) && !repo.backend().exists(key) && batch.putIfAbsent(key, stored.duplicate());
         setEntry(index, id);
-        if (!isNew) return new PutResult(id, false, 0);
-        newChunks.increment();
-        newChunkBytes.add(stored.remaining());
-        if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
-        return new PutResult(id, true, stored.remaining());
+        return counted(isNew ? new PutResult(id, true, stored.remaining()) : new PutResult(id, false, 0));
+    }
+
+    /** Counts a newly stored chunk, and commits the batch every {@link #GROUP_COMMIT_CHUNKS} of them. */
+    private PutResult counted(PutResult r) throws IOException {
+        if (r.newlyStored()) {
+            newChunks.increment();
+            newChunkBytes.add(r.storedBytes());
+            if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
+        }
+        return r;
     }
 
     /**
