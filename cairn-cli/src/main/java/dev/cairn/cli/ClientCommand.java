@@ -112,16 +112,17 @@ abstract class ClientCommand {
     static final List<Output.Column> SHARE_COLUMNS = List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime"));
 
     /**
-     * How often a waiting CLI command asks again: every 20 ms for the first 2 s (most waits end by then,
-     * and a late answer is what the user waits for), then backing off to every 250 ms.
+     * How often a waiting CLI command asks again: a twentieth of the time waited so far, between 20 and
+     * 250 ms. A short wait (most end within a second) learns of the end within 20 ms; a long one
+     * learns of it at most about 5% late, without asking the server more often than it needs to (each
+     * poll costs both processes CPU that the work being waited for could use).
      */
     static final class PollInterval {
         private final long started = System.nanoTime();
-        private long pause = 20;
 
         void sleep() throws InterruptedException {
-            Thread.sleep(pause); // a CLI poll interval, not a test wait
-            if (System.nanoTime() - started > 2_000_000_000L) pause = Math.min(250, pause * 2);
+            long waited = (System.nanoTime() - started) / 1_000_000;
+            Thread.sleep(Math.clamp(waited / 20, 20, 250)); // a CLI poll interval, not a test wait
         }
     }
 

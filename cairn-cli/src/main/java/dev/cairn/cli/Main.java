@@ -2,6 +2,9 @@ package dev.cairn.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,11 +16,31 @@ import picocli.CommandLine.ScopeType;
  * Exit status 0 on success; otherwise the API's error code and message go to stderr.
  */
 @Command(name = "cairn", mixinStandardHelpOptions = true, version = "cairn 0.1.0",
-        description = "Cloud disks over NBD with snapshots, behind a Tencent Cloud CBS-compatible API.",
-        subcommands = {ServeCommand.class, AccountCommand.class, InstanceCommand.class, DiskCommand.class,
-                RegionCommand.class, ClockCommand.class, SnapshotCommand.class, PolicyCommand.class, ImageCommand.class, RepoCommand.class, BillingCommand.class,
-                CommandLine.HelpCommand.class})
+        description = "Cloud disks over NBD with snapshots, behind a Tencent Cloud CBS-compatible API.")
 public final class Main implements Callable<Integer> {
+
+    /**
+     * The top-level commands by name, in help order. Only the one being run is built: picocli reflects
+     * over a command's whole tree before it parses anything, and a client command's start is mostly that.
+     */
+    static final Map<String, Class<?>> COMMANDS = orderedCommands();
+
+    private static Map<String, Class<?>> orderedCommands() {
+        Map<String, Class<?>> m = new LinkedHashMap<>();
+        m.put("serve", ServeCommand.class);
+        m.put("account", AccountCommand.class);
+        m.put("instance", InstanceCommand.class);
+        m.put("disk", DiskCommand.class);
+        m.put("zones", RegionCommand.class);
+        m.put("clock", ClockCommand.class);
+        m.put("snapshot", SnapshotCommand.class);
+        m.put("policy", PolicyCommand.class);
+        m.put("image", ImageCommand.class);
+        m.put("repo", RepoCommand.class);
+        m.put("billing", BillingCommand.class);
+        m.put("help", CommandLine.HelpCommand.class);
+        return Collections.unmodifiableMap(m);
+    }
 
     /** Options every command accepts, before or after the command name. */
     static final class Global {
@@ -46,6 +69,12 @@ public final class Main implements Callable<Integer> {
 
     static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        String name = commandName(args);
+        if (COMMANDS.containsKey(name) && !name.equals("help")) {
+            cl.addSubcommand(COMMANDS.get(name));
+        } else { // usage, help, or an unknown command: picocli lists (or suggests from) them all
+            for (Class<?> c : COMMANDS.values()) cl.addSubcommand(c);
+        }
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof ApiClient.ApiException api) {
@@ -59,5 +88,15 @@ public final class Main implements Callable<Integer> {
             throw e;
         });
         return cl.execute(args);
+    }
+
+    /** The first argument that is not a global option or its value: the command's name, or null. */
+    static String commandName(String... args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--credentials") || a.equals("--output")) i++; // the option's value
+            else if (!a.startsWith("-")) return a;
+        }
+        return null;
     }
 }

@@ -1,12 +1,15 @@
 package dev.cairn.repository;
 
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import dev.cairn.repository.backend.ObjectKey;
 import dev.cairn.repository.backend.ObjectKind;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.util.concurrent.ArrayBlockingQueue;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
@@ -24,7 +27,9 @@ import javax.crypto.Mac;
  * id the object is stored under. Any failure is a {@link CorruptObjectException} naming the object.
  * Data that zstd would shrink by less than 1/64 is stored raw, so reading it costs no decompression.
  *
- * <p><b>Threads.</b> Immutable and thread-safe; each call makes its own digest/cipher objects.
+ * <p><b>Threads.</b> Thread-safe; each call makes its own digest/cipher objects and borrows a zstd
+ * context from a small pool (a fresh native context per chunk costs as much as compressing an
+ * incompressible block).
  */
 public final class ChunkCodec {
 
@@ -57,6 +62,9 @@ public final class ChunkCodec {
     private final int level;
     private final byte[] encryptionKey;
     private final byte[] idKey;
+    /** Idle zstd contexts; a full pool closes what comes back, so at most this many stay allocated. */
+    private final ArrayBlockingQueue<ZstdCompressCtx> compressors = new ArrayBlockingQueue<>(16);
+    private final ArrayBlockingQueue<ZstdDecompressCtx> decompressors = new ArrayBlockingQueue<>(16);
 
     private ChunkCodec(int level, byte[] encryptionKey, byte[] idKey) {
         if (level < 1 || level > 19) throw new IllegalArgumentException("zstd level must be 1..19: " + level);
@@ -95,9 +103,14 @@ public final class ChunkCodec {
     /** The content id of the buffer's remaining bytes (its position is not changed). */
     public ChunkId contentId(ByteBuffer plaintext) {
         if (plaintext.hasArray()) return contentId(plaintext.array(), plaintext.arrayOffset() + plaintext.position(), plaintext.remaining());
-        byte[] copy = new byte[plaintext.remaining()];
-        plaintext.duplicate().get(copy);
-        return contentId(copy, 0, copy.length);
+        if (idKey == null) {
+            MessageDigest d = Crypto.sha256();
+            d.update(plaintext.duplicate());
+            return ChunkId.of(d.digest());
+        }
+        Mac mac = Crypto.hmacSha256(idKey);
+        mac.update(plaintext.duplicate());
+        return ChunkId.of(mac.doFinal());
     }
 
     /** The largest encoding of a plaintext of {@code length} bytes: the size {@link #encode} needs as scratch. */
@@ -129,8 +142,18 @@ public final class ChunkCodec {
         byte[] out = scratch != null && scratch.length >= needed ? scratch : new byte[needed];
         int flags;
         int payloadLength;
-        long compressed = len == 0 ? -1 : Zstd.compressByteArray(out, payloadAt, bound, a, off, len, level);
-        if (compressed > 0 && !Zstd.isError(compressed) && compressed < len - (len >> 6)) {
+        long compressed = -1;
+        if (len > 0) {
+            ZstdCompressCtx z = compressor();
+            try {
+                compressed = z.compressByteArray(out, payloadAt, bound, a, off, len);
+            } catch (ZstdException e) {
+                compressed = -1; // cannot happen with a compressBound-sized output; storing raw is still right
+            } finally {
+                release(z);
+            }
+        }
+        if (compressed > 0 && compressed < len - (len >> 6)) {
             flags = FLAG_ZSTD;
             payloadLength = (int) compressed;
         } else {
@@ -155,6 +178,52 @@ public final class ChunkCodec {
             }
         }
         return ByteBuffer.wrap(out, 0, total);
+    }
+
+    /**
+     * Encodes the remaining bytes of the direct buffer {@code plaintext} (its position is not changed)
+     * into the direct buffer {@code out}, which needs {@link #maxEncodedLength} room, without a copy on
+     * the heap: captures read blocks with O_DIRECT into direct buffers. Unencrypted codecs only.
+     *
+     * @return the stored bytes: a slice of {@code out} from its index 0
+     */
+    public ByteBuffer encodeDirect(Type type, ChunkId id, ByteBuffer plaintext, ByteBuffer out) {
+        if (encrypted()) throw new IllegalStateException("encodeDirect is for unencrypted repositories");
+        if (!plaintext.isDirect() || !out.isDirect()) throw new IllegalArgumentException("encodeDirect takes direct buffers");
+        int len = plaintext.remaining();
+        if (len > MAX_PLAINTEXT) throw new IllegalArgumentException("plaintext length " + len + " out of range");
+        if (out.capacity() < maxEncodedLength(len)) throw new IllegalArgumentException("output buffer of " + out.capacity() + " bytes, needs " + maxEncodedLength(len));
+        int bound = (int) Math.max(Zstd.compressBound(len), len);
+        long compressed = -1;
+        if (len > 0) {
+            ZstdCompressCtx z = compressor();
+            try {
+                compressed = z.compressDirectByteBuffer(out, HEADER_BYTES, bound, plaintext, plaintext.position(), len);
+            } catch (ZstdException e) {
+                compressed = -1; // cannot happen with a compressBound-sized output; storing raw is still right
+            } finally {
+                release(z);
+            }
+        }
+        int flags = 0;
+        int payloadLength = len;
+        if (compressed > 0 && compressed < len - (len >> 6)) {
+            flags = FLAG_ZSTD;
+            payloadLength = (int) compressed;
+        } else {
+            out.put(HEADER_BYTES, plaintext, plaintext.position(), len); // stored raw
+        }
+        out.putLong(0, type.magic).put(8, (byte) flags).put(9, (byte) 0).putShort(10, (short) 0).putInt(12, len);
+        return out.slice(0, HEADER_BYTES + payloadLength);
+    }
+
+    private ZstdCompressCtx compressor() {
+        ZstdCompressCtx z = compressors.poll();
+        return z != null ? z : new ZstdCompressCtx().setLevel(level);
+    }
+
+    private void release(ZstdCompressCtx z) {
+        if (!compressors.offer(z)) z.close();
     }
 
     /** {@link #encode(Type, ChunkId, byte[], int, int)} of a whole array. */
@@ -246,12 +315,17 @@ public final class ChunkCodec {
         int n = header.length();
         if ((header.flags() & FLAG_ZSTD) != 0) {
             long got;
+            ZstdDecompressCtx z = decompressors.poll();
+            if (z == null) z = new ZstdDecompressCtx();
             try {
-                got = Zstd.decompressByteArray(dst, dstOff, n, payload, payloadOff, payloadLen);
+                got = z.decompressByteArray(dst, dstOff, n, payload, payloadOff, payloadLen);
             } catch (ZstdException e) {
+                z.close(); // not reused after an error
+                z = null;
                 throw new CorruptObjectException(key, "zstd: " + e.getMessage(), e);
+            } finally {
+                if (z != null && !decompressors.offer(z)) z.close();
             }
-            if (Zstd.isError(got)) throw new CorruptObjectException(key, "zstd: " + Zstd.getErrorName(got));
             if (got != n) throw new CorruptObjectException(key, "zstd frame holds " + got + " bytes, header says " + n);
         } else {
             if (payloadLen != n) throw new CorruptObjectException(key, "raw payload is " + payloadLen + " bytes, header says " + n);

@@ -53,6 +53,8 @@ public final class Repository {
     private final WriterRegistry writers;
     /** Reusable encode buffers, one per concurrent put, so a put allocates no block-sized array. */
     private final ArrayBlockingQueue<byte[]> scratch = new ArrayBlockingQueue<>(16);
+    /** The same for blocks in direct buffers (see {@link ChunkCodec#encodeDirect}). */
+    private final ArrayBlockingQueue<ByteBuffer> directScratch = new ArrayBlockingQueue<>(16);
 
     private Repository(Backend backend, RepositoryConfig config, ChunkCodec codec, InstantSource clock) {
         this.backend = backend;
@@ -238,6 +240,20 @@ public final class Repository {
         int len = plaintext.remaining();
         if (len == 0 || len > config.blockSize()) throw new IllegalArgumentException("a block holds 1.." + config.blockSize() + " bytes, got " + len);
         if (isAllZero(plaintext)) return new PutResult(ChunkId.ZERO, false, 0);
+        ChunkId id = codec.contentId(plaintext);
+        writer.publishChunk(id); // before the existence check: see WriterRegistry
+        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
+        if ((batch != null && batch.holds(key)) || backend.exists(key)) return new PutResult(id, false, 0);
+        if (plaintext.isDirect() && !codec.encrypted()) {
+            // a block read with O_DIRECT: encoded and written from native memory, never copied to the heap
+            ByteBuffer buffer = directScratch.poll();
+            if (buffer == null) buffer = ByteBuffer.allocateDirect(codec.maxEncodedLength(config.blockSize()));
+            try {
+                return store(key, id, codec.encodeDirect(ChunkCodec.Type.CHUNK, id, plaintext, buffer), batch);
+            } finally {
+                directScratch.offer(buffer); // a full pool drops it: memory stays bounded
+            }
+        }
         byte[] a;
         int off;
         if (plaintext.hasArray()) {
@@ -248,21 +264,20 @@ public final class Repository {
             plaintext.duplicate().get(a);
             off = 0;
         }
-        ChunkId id = codec.contentId(a, off, len);
-        writer.publishChunk(id); // before the existence check: see WriterRegistry
-        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
-        if ((batch != null && batch.holds(key)) || backend.exists(key)) return new PutResult(id, false, 0);
         byte[] buffer = scratch.poll();
         if (buffer == null) buffer = new byte[codec.maxEncodedLength(config.blockSize())];
         try {
-            ByteBuffer encoded = codec.encode(ChunkCodec.Type.CHUNK, id, a, off, len, buffer);
-            long size = encoded.remaining();
-            boolean stored = batch == null ? backend.putIfAbsent(key, encoded) // backends copy or write the bytes before returning
-                    : batch.putIfAbsent(key, encoded);
-            return new PutResult(id, stored, stored ? size : 0);
+            return store(key, id, codec.encode(ChunkCodec.Type.CHUNK, id, a, off, len, buffer), batch);
         } finally {
             scratch.offer(buffer); // a full pool drops it: memory stays bounded
         }
+    }
+
+    private PutResult store(ObjectKey key, ChunkId id, ByteBuffer encoded, Backend.Batch batch) throws IOException {
+        long size = encoded.remaining();
+        boolean stored = batch == null ? backend.putIfAbsent(key, encoded) // backends copy or write the bytes before returning
+                : batch.putIfAbsent(key, encoded);
+        return new PutResult(id, stored, stored ? size : 0);
     }
 
     /**

@@ -51,6 +51,43 @@ class ChunkCodecTest {
         assertThat(stored.getInt(12)).isEqualTo(5000);
     }
 
+    private static ByteBuffer direct(byte[] data) {
+        return ByteBuffer.allocateDirect(data.length).put(data).flip();
+    }
+
+    @Test
+    void directEncodingStoresTheSameBytesAsTheHeapPath() throws Exception {
+        for (byte[] data : new byte[][] {Blocks.text(256 * 1024, 7), Blocks.random(256 * 1024, 8), Blocks.text(3000, 9)}) {
+            ByteBuffer plaintext = direct(data);
+            ChunkId id = plain.contentId(plaintext);
+            assertThat(id).as("id of a direct buffer").isEqualTo(plain.contentId(data, 0, data.length));
+            assertThat(plaintext.position()).isZero();
+            ByteBuffer out = ByteBuffer.allocateDirect(plain.maxEncodedLength(data.length));
+            ByteBuffer stored = plain.encodeDirect(ChunkCodec.Type.CHUNK, id, plaintext, out);
+            assertThat(stored).as("same envelope, flags and zstd frame").isEqualTo(plain.encode(ChunkCodec.Type.CHUNK, id, data));
+            assertThat(plain.decode(ChunkCodec.Type.CHUNK, id, stored, data.length)).isEqualTo(data);
+            assertThat(plaintext.position()).as("plaintext untouched").isZero();
+        }
+    }
+
+    @Test
+    void directEncodingNeedsDirectBuffersRoomAndNoEncryption() {
+        byte[] data = Blocks.text(4096, 1);
+        ChunkId id = plain.contentId(data, 0, data.length);
+        assertThatThrownBy(() -> plain.encodeDirect(ChunkCodec.Type.CHUNK, id, ByteBuffer.wrap(data), ByteBuffer.allocateDirect(1 << 16)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> plain.encodeDirect(ChunkCodec.Type.CHUNK, id, direct(data), ByteBuffer.allocateDirect(100)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> sealed.encodeDirect(ChunkCodec.Type.CHUNK, id, direct(data), ByteBuffer.allocateDirect(1 << 16)))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void keyedIdsOfDirectBuffersMatchTheArrayPath() {
+        byte[] data = Blocks.random(70_000, 12);
+        assertThat(sealed.contentId(direct(data))).isEqualTo(sealed.contentId(data, 0, data.length));
+    }
+
     @Test
     void sha256IdsMatchTheJdkDigest() {
         byte[] data = Blocks.random(1000, 4);

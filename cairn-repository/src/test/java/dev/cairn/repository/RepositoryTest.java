@@ -114,6 +114,31 @@ class RepositoryTest {
     }
 
     @Test
+    void blocksInDirectBuffersAreStoredLikeHeapOnesInBothKindsOfRepository() throws Exception {
+        // captures hand over direct buffers (read with O_DIRECT); an encrypted repository takes the array path
+        for (RepositoryOptions opts : List.of(options(), options().withKey(RepositoryKey.passphrase("p")))) {
+            Repository repo = Repository.create(new MemoryBackend(clock), opts, clock);
+            for (byte[] data : List.of(Blocks.text(BLOCK, 21), Blocks.random(BLOCK, 22))) {
+                ByteBuffer direct = ByteBuffer.allocateDirect(BLOCK).put(data).flip();
+                try (var writer = repo.writers().begin("t")) {
+                    PutResult fromDirect = repo.putBlock(writer, direct);
+                    assertThat(direct.position()).as("the caller's buffer is not consumed").isZero();
+                    assertThat(fromDirect.newlyStored()).isTrue();
+                    assertThat(repo.putBlock(writer, Blocks.buf(data))).as("the same chunk from a heap buffer")
+                            .isEqualTo(new PutResult(fromDirect.id(), false, 0));
+                    ByteBuffer back = ByteBuffer.allocate(BLOCK);
+                    repo.readBlock(fromDirect.id(), back);
+                    assertThat(back.array()).isEqualTo(data);
+                }
+            }
+            ByteBuffer zeros = ByteBuffer.allocateDirect(BLOCK);
+            try (var writer = repo.writers().begin("t")) {
+                assertThat(repo.putBlock(writer, zeros).id()).isEqualTo(ChunkId.ZERO);
+            }
+        }
+    }
+
+    @Test
     void readBlockVerifiesAndFillsDirectBuffersToo() throws Exception {
         Repository repo = create();
         byte[] data = Blocks.random(BLOCK, 3);

@@ -118,6 +118,11 @@ public final class SnapshotEngine {
          * (record it in the catalog there); only if it returns does the disk's tracking move on to the
          * new manifest. On any failure the capture's blocks count as changed again.
          */
+        /** The capture's own phases (see {@link SnapshotCapture#storeMillis}), for the log. */
+        public SnapshotCapture work() {
+            return work;
+        }
+
         public ManifestId run(SnapshotCapture.Progress progress, Recorder recorder) throws IOException {
             try {
                 ManifestId id = work.run((done, total, bytes) -> {

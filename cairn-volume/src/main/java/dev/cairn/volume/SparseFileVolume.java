@@ -41,7 +41,7 @@ public final class SparseFileVolume implements Volume {
     /** Set by calls that change file metadata (holes, length) so the next flush syncs metadata too. */
     private volatile boolean metadataDirty;
     private volatile boolean zeroRangeUnsupported;
-    /** A second descriptor with O_DIRECT for {@link #writeBulk}, opened on first use; {@link #NO_DIRECT} if the file system refuses it. */
+    /** A second descriptor with O_DIRECT for {@link #writeBulk} and {@link #readBulk}, opened on first use; {@link #NO_DIRECT} if the file system refuses it. */
     private final java.util.concurrent.atomic.AtomicReference<Object> direct = new java.util.concurrent.atomic.AtomicReference<>();
     private static final Object NO_DIRECT = new Object();
     private static final int DIRECT_ALIGNMENT = 4096;
@@ -117,6 +117,36 @@ public final class SparseFileVolume implements Volume {
                 if (n < 0) { // cannot happen while length == size; never hand back stale buffer bytes
                     throw new IOException("unexpected end of " + path + " at " + pos);
                 }
+                pos += n;
+            }
+        } finally {
+            resizeLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Reads with O_DIRECT into an aligned direct buffer, unless the range is all in the page cache
+     * (then a plain read is a memory copy, where O_DIRECT would go to the device) or the range, the
+     * buffer or the file system does not allow it. The kernel writes back dirty pages of the range
+     * before a direct read, so it returns what {@link #read} would.
+     */
+    @Override
+    public void readBulk(long offset, ByteBuffer dst) throws IOException {
+        boolean aligned = dst.isDirect() && offset % DIRECT_ALIGNMENT == 0 && dst.remaining() % DIRECT_ALIGNMENT == 0
+                && dst.alignmentOffset(dst.position(), DIRECT_ALIGNMENT) == 0;
+        FileChannel d = aligned && !nativeFile.cached(offset, dst.remaining()) ? directChannel() : null;
+        if (d == null) {
+            read(offset, dst);
+            return;
+        }
+        resizeLock.readLock().lock();
+        try {
+            checkOpen();
+            checkRange(offset, dst.remaining());
+            long pos = offset;
+            while (dst.hasRemaining()) {
+                int n = d.read(dst, pos);
+                if (n < 0) throw new IOException("unexpected end of " + path + " at " + pos);
                 pos += n;
             }
         } finally {
@@ -210,7 +240,8 @@ public final class SparseFileVolume implements Volume {
         Object d = direct.get();
         if (d == null) {
             try {
-                d = FileChannel.open(path, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+                d = readOnly ? FileChannel.open(path, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)
+                        : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
             } catch (IOException | UnsupportedOperationException e) {
                 d = NO_DIRECT; // e.g. tmpfs: EINVAL
             }

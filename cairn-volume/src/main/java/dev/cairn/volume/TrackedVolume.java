@@ -283,7 +283,7 @@ public final class TrackedVolume implements Volume {
                 if (finished) throw new IOException("capture of " + volume.name + " has ended");
                 if (taken.get(block)) throw new IOException("capture of " + volume.name + ": block " + block + " read twice");
                 int start = dst.position();
-                volume.inner.read(block * blockSize(), dst);
+                volume.inner.readBulk(block * blockSize(), dst);
                 long[] pages = saved.remove(block);
                 if (pages != null) overlay(block, pages, dst, start); // what changes overwrote since the barrier
                 taken.set(block); // only now: a change that sees the bit may overwrite the block at once

@@ -31,6 +31,15 @@ public interface Volume extends AutoCloseable {
     void read(long offset, ByteBuffer dst) throws IOException;
 
     /**
+     * {@link #read} for a large read nobody will repeat soon (a capture reading a block once): where it
+     * can, it bypasses the page cache, which would cost a copy of every byte and push the disk's hot
+     * pages out. The default: {@link #read}.
+     */
+    default void readBulk(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst);
+    }
+
+    /**
      * A way to send the bytes at {@code [offset, offset + length)} — what {@link #read} would return —
      * to a channel without copying them through a buffer (a sparse file: sendfile from the page cache),
      * or null when that is not possible or not cheap right now, e.g. the data is not all in memory. On

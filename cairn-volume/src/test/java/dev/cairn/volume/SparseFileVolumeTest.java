@@ -140,6 +140,38 @@ class SparseFileVolumeTest {
     }
 
     @Test
+    void bulkReadsReturnWhatReadsDoIncludingPagesOnlyInTheCache() throws IOException {
+        try (var v = SparseFileVolume.create(dir.resolve("disk-b.raw"), 8L * MiB)) {
+            byte[] data = random(2 * MiB);
+            v.writeBulk(MiB, ByteBuffer.wrap(data)); // around the page cache: a bulk read of it goes to the device
+            byte[] patch = random(4096 + 100);
+            v.write(MiB + 300_000, ByteBuffer.wrap(patch), false); // dirty in the page cache, not yet on the device
+            System.arraycopy(patch, 0, data, 300_000, patch.length);
+            v.flush();
+            byte[] recent = random(512);
+            v.write(MiB + 1_000_000, ByteBuffer.wrap(recent), false); // dirty again after the flush
+            System.arraycopy(recent, 0, data, 1_000_000, recent.length);
+
+            ByteBuffer aligned = ByteBuffer.allocateDirect(2 * MiB + 4096).alignedSlice(4096).limit(2 * MiB).slice();
+            v.readBulk(MiB, aligned); // O_DIRECT where the file system has it: the kernel writes the dirty pages first
+            assertThat(aligned.position()).isEqualTo(2 * MiB);
+            assertThat(bytes(aligned.flip())).isEqualTo(data);
+
+            ByteBuffer heap = ByteBuffer.allocate(MiB); // not direct: a plain read
+            v.readBulk(MiB + MiB / 2, heap);
+            assertThat(heap.array()).isEqualTo(Arrays.copyOfRange(data, MiB / 2, MiB / 2 + MiB));
+            ByteBuffer odd = ByteBuffer.allocateDirect(10_000); // not a whole number of pages: a plain read
+            v.readBulk(MiB + 123, odd);
+            assertThat(bytes(odd.flip())).isEqualTo(Arrays.copyOfRange(data, 123, 10_123));
+            ByteBuffer hole = ByteBuffer.allocateDirect(MiB + 4096).alignedSlice(4096).limit(MiB).slice();
+            v.readBulk(4 * MiB, hole);
+            assertThat(bytes(hole.flip())).containsOnly(0);
+            assertThatThrownBy(() -> v.readBulk(8L * MiB - 4096, ByteBuffer.allocateDirect(3 * 4096).alignedSlice(4096).limit(8192)))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void transferSendsCachedDataWithoutACopyAndDeclinesWhatIsNotInMemory() throws IOException {
         try (var v = SparseFileVolume.create(dir.resolve("disk-t.raw"), 8L * MiB)) {
             byte[] data = random(3 * MiB + 4096);
@@ -169,6 +201,12 @@ class SparseFileVolumeTest {
         ByteBuffer b = ByteBuffer.allocate(length);
         v.read(offset, b);
         return b.array();
+    }
+
+    static byte[] bytes(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
     }
 
     static byte[] random(int n) {

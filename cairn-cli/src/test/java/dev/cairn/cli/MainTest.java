@@ -1,0 +1,44 @@
+package dev.cairn.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine.Command;
+
+class MainTest {
+    @Test
+    void everyTopLevelCommandIsListedUnderItsOwnName() {
+        for (Map.Entry<String, Class<?>> e : Main.COMMANDS.entrySet()) {
+            assertThat(e.getValue().getAnnotation(Command.class).name()).as(e.getValue().getSimpleName()).isEqualTo(e.getKey());
+        }
+    }
+
+    @Test
+    void theCommandNameIsTheFirstWordThatIsNotAGlobalOption() {
+        assertThat(Main.commandName("snapshot", "list")).isEqualTo("snapshot");
+        assertThat(Main.commandName("--credentials", "c.json", "--output", "json", "disk", "list")).isEqualTo("disk");
+        assertThat(Main.commandName("--output=json", "zones")).isEqualTo("zones");
+        assertThat(Main.commandName("--help")).isNull();
+        assertThat(Main.commandName()).isNull();
+    }
+
+    @Test
+    void helpAndUnknownCommandsStillSeeEveryCommand() {
+        var out = new java.io.ByteArrayOutputStream();
+        var err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out, stderr = System.err;
+        try {
+            System.setOut(new java.io.PrintStream(out, true));
+            System.setErr(new java.io.PrintStream(err, true));
+            assertThat(Main.run("--help")).isZero();
+            assertThat(Main.run("bogus")).isNotZero();
+            assertThat(Main.run("help", "snapshot")).isZero();
+        } finally {
+            System.setOut(stdout);
+            System.setErr(stderr);
+        }
+        assertThat(out.toString()).contains("snapshot", "policy", "billing", "serve", "Snapshot a disk");
+        assertThat(err.toString()).contains("Unmatched argument", "bogus");
+    }
+}
