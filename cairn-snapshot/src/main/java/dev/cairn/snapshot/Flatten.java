@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Flatten {
     static final long FLUSH_EVERY = 256L << 20;
-    static final int WORKERS = 2;
+    static final int WORKERS = 4;
     static final int STRIPE = 64;
 
     /** Progress: blocks present so far of the total. */
@@ -43,13 +43,16 @@ public final class Flatten {
     /**
      * Runs to the end; returns normally once the disk no longer needs its base. {@link #WORKERS} threads
      * (this one and helpers, all at background priority) copy stripes of {@link #STRIPE} blocks taken
-     * in order, so fetching, decompressing and verifying blocks uses both cores; progress is the start
+     * in order, so fetching, decompressing and verifying blocks keeps both cores busy while others wait
+     * on their direct writes (four, not two: measured 17% faster on a 2 GiB clone once the blocks are
+     * preallocated, which stops ext4 from serializing the writes on allocation); progress is the start
      * of the lowest stripe still being copied (every block before it is present).
      */
     public void run(Progress progress) throws IOException {
         BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
         long total = volume.blockCount();
         volume.prefetchBase(0, (long) WORKERS * STRIPE); // the first round's stripes; later ones as the workers go
+        volume.preallocateMissing(); // the copies then never allocate, so the workers' direct writes run in parallel
         Shared shared = new Shared(total, System.nanoTime());
         List<Thread> helpers = new ArrayList<>();
         for (int i = 1; i < WORKERS; i++) {

@@ -241,6 +241,32 @@ public final class OverlayVolume implements Volume {
     }
 
     /**
+     * Allocates, in the disk's own file, every block a flatten will copy (absent, and not zero in the
+     * base), in runs: the copies then write into allocated blocks (see {@link SparseFileVolume#preallocate}).
+     * A block written meanwhile is allocated anyway; space is what the flatten would take by its end.
+     */
+    public void preallocateMissing() throws IOException {
+        gate.readLock().lock();
+        try {
+            checkOpen();
+            BlockBits p = present;
+            long size = own.size();
+            long runStart = -1;
+            for (long b = 0; b <= p.length(); b++) {
+                boolean copy = b < p.length() && !p.get(b) && !base.isZero(b * blockSize, (int) Math.min(blockSize, size - b * blockSize));
+                if (copy && runStart < 0) runStart = b;
+                if (!copy && runStart >= 0) {
+                    long off = runStart * blockSize;
+                    own.preallocate(off, Math.min(size, b * blockSize) - off);
+                    runStart = -1;
+                }
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /**
      * Makes block {@code b} the disk's own by copying it from the base, if it is not already (flatten).
      * Returns the bytes copied: 0 if it was present or is a zero block in the base (nothing to move).
      * Durable with the next {@link #flush}.

@@ -280,6 +280,26 @@ public final class SparseFileVolume implements Volume {
         }
     }
 
+    /**
+     * Allocates the range's blocks without changing what it reads ({@code fallocate} keeping the size):
+     * a bulk copy about to fill many holes then writes into blocks that exist, instead of allocating
+     * under the file's lock at every write, which serializes parallel writers.
+     */
+    public void preallocate(long offset, long length) throws IOException {
+        resizeLock.readLock().lock();
+        try {
+            checkWritable();
+            checkRange(offset, length);
+            if (length == 0) return;
+            metadataDirty = true;
+            nativeFile.allocate(offset, length);
+        } catch (IOException e) {
+            throw VolumeFullException.classify(e, path.getFileName().toString());
+        } finally {
+            resizeLock.readLock().unlock();
+        }
+    }
+
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
         writeZeroes(offset, length, true, fua);

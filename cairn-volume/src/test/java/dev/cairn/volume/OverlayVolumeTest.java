@@ -73,6 +73,26 @@ class OverlayVolumeTest {
     }
 
     @Test
+    void preallocatingForAFlattenTakesSpaceOnlyForBlocksToCopyAndChangesNoByte() throws IOException {
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        byte[] model = base.clone();
+        try (OverlayVolume v = open(base)) {
+            write(v, model, 6 * BS, BS); // present already: its own bytes stay
+            long before = SparseFileVolumeTest.allocatedBytes(own());
+            v.preallocateMissing();
+            long grown = SparseFileVolumeTest.allocatedBytes(own()) - before;
+            assertThat(grown).as("13 blocks to copy: 16 less the two zero blocks and the written one").isEqualTo(13L * BS);
+            assertThat(read(v, 0, SIZE)).isEqualTo(model);
+            assertThat(v.ownBlocks().toArray()).containsExactly(6);
+            assertThat(v.extents(3 * BS, 2 * BS)).containsExactly(new Volume.Extent(3 * BS, 2 * BS, true, true));
+            for (long b = 0; b < v.blockCount(); b++) v.flattenBlock(b);
+            assertThat(read(v, 0, SIZE)).isEqualTo(model);
+            assertThat(SparseFileVolumeTest.allocatedBytes(own()) - before).as("the copies wrote into the preallocated blocks").isEqualTo(13L * BS);
+        }
+    }
+
+    @Test
     void flattenMakesEveryBlockItsOwnThenTheDiskOpensPlain() throws IOException {
         byte[] base = baseBytes();
         try (var vm = new VolumeManager(dir, BS, label -> new MemoryBase(label, base))) {
