@@ -107,13 +107,17 @@ public final class SparseFileVolume implements Volume {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        readFully(channel, offset, dst);
+    }
+
+    private void readFully(FileChannel from, long offset, ByteBuffer dst) throws IOException {
         resizeLock.readLock().lock();
         try {
             checkOpen();
             checkRange(offset, dst.remaining());
             long pos = offset;
             while (dst.hasRemaining()) {
-                int n = channel.read(dst, pos);
+                int n = from.read(dst, pos);
                 if (n < 0) { // cannot happen while length == size; never hand back stale buffer bytes
                     throw new IOException("unexpected end of " + path + " at " + pos);
                 }
@@ -135,23 +139,7 @@ public final class SparseFileVolume implements Volume {
         boolean aligned = dst.isDirect() && offset % DIRECT_ALIGNMENT == 0 && dst.remaining() % DIRECT_ALIGNMENT == 0
                 && dst.alignmentOffset(dst.position(), DIRECT_ALIGNMENT) == 0;
         FileChannel d = aligned && !nativeFile.cached(offset, dst.remaining()) ? directChannel() : null;
-        if (d == null) {
-            read(offset, dst);
-            return;
-        }
-        resizeLock.readLock().lock();
-        try {
-            checkOpen();
-            checkRange(offset, dst.remaining());
-            long pos = offset;
-            while (dst.hasRemaining()) {
-                int n = d.read(dst, pos);
-                if (n < 0) throw new IOException("unexpected end of " + path + " at " + pos);
-                pos += n;
-            }
-        } finally {
-            resizeLock.readLock().unlock();
-        }
+        readFully(d != null ? d : channel, offset, dst);
     }
 
     /**
