@@ -8,6 +8,7 @@ import dev.cairn.repository.backend.ObjectKey;
 import dev.cairn.repository.backend.ObjectKind;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
+import java.lang.ref.Cleaner;
 import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
 import javax.crypto.AEADBadTagException;
@@ -65,12 +66,24 @@ public final class ChunkCodec {
     /** Idle zstd contexts; a full pool closes what comes back, so at most this many stay allocated. */
     private final ArrayBlockingQueue<ZstdCompressCtx> compressors = new ArrayBlockingQueue<>(16);
     private final ArrayBlockingQueue<ZstdDecompressCtx> decompressors = new ArrayBlockingQueue<>(16);
+    /** zstd-jni frees a context's native memory only on close: the pools are closed when the codec is collected. */
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private ChunkCodec(int level, byte[] encryptionKey, byte[] idKey) {
         if (level < 1 || level > 19) throw new IllegalArgumentException("zstd level must be 1..19: " + level);
         this.level = level;
         this.encryptionKey = encryptionKey;
         this.idKey = idKey;
+        CLEANER.register(this, new ClosePools(compressors, decompressors));
+    }
+
+    /** Closes the idle contexts of a codec nobody uses any more (it must not refer to the codec). */
+    private record ClosePools(ArrayBlockingQueue<ZstdCompressCtx> compressors, ArrayBlockingQueue<ZstdDecompressCtx> decompressors) implements Runnable {
+        @Override
+        public void run() {
+            for (ZstdCompressCtx z; (z = compressors.poll()) != null; ) z.close();
+            for (ZstdDecompressCtx z; (z = decompressors.poll()) != null; ) z.close();
+        }
     }
 
     /** An unencrypted codec: SHA-256 ids, zstd at {@code level}. */
