@@ -274,18 +274,28 @@ public final class SparseFileVolume implements Volume {
      * under the file's lock at every write, which serializes parallel writers.
      */
     public void preallocate(long offset, long length) throws IOException {
+        changeRange(offset, length, () -> nativeFile.allocate(offset, length));
+    }
+
+    /** Runs a change of the range's allocation under the resize lock, marking metadata for the next flush; a full disk becomes {@link VolumeFullException}. */
+    private void changeRange(long offset, long length, RangeChange change) throws IOException {
         resizeLock.readLock().lock();
         try {
             checkWritable();
             checkRange(offset, length);
             if (length == 0) return;
             metadataDirty = true;
-            nativeFile.allocate(offset, length);
+            change.run();
         } catch (IOException e) {
             throw VolumeFullException.classify(e, path.getFileName().toString());
         } finally {
             resizeLock.readLock().unlock();
         }
+    }
+
+    @FunctionalInterface
+    private interface RangeChange {
+        void run() throws IOException;
     }
 
     @Override
@@ -295,23 +305,14 @@ public final class SparseFileVolume implements Volume {
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException {
-        resizeLock.readLock().lock();
-        try {
-            checkWritable();
-            checkRange(offset, length);
-            if (length == 0) return;
-            metadataDirty = true;
+        changeRange(offset, length, () -> {
             if (mayPunch) {
                 nativeFile.punchHole(offset, length);
             } else {
                 zeroAllocated(offset, length);
             }
             if (fua) channel.force(true);
-        } catch (IOException e) {
-            throw VolumeFullException.classify(e, path.getFileName().toString());
-        } finally {
-            resizeLock.readLock().unlock();
-        }
+        });
     }
 
     /** Zeroes while keeping the range allocated: FALLOC_FL_ZERO_RANGE, else write zeros (e.g. on tmpfs). */
