@@ -8,7 +8,8 @@
 #
 # Knobs: SIZE_MB (4096), SEED (1), WORK (/var/tmp/cairn-bench-snapshot, wiped at start), CAIRN_SERVE_OPTS
 # (extra `cairn serve` flags, e.g. --repository-block-size 256), LOAD_S (20, the under-load step),
-# BORG_COMPRESSION (zstd,3: the same codec and level as Cairn's repository). restic uses repository
+# BORG_COMPRESSION (zstd,3: the same codec and level as Cairn's repository), TOOLS ("restic borg cairn": which
+# to run; ratios need the anchors in the same run). restic uses repository
 # format 2 with --compression auto (zstd) and always encrypts; borg runs with `-e none`. Restores write
 # every byte, zeros too: restic 0.14 (Debian 12) has no sparse restore, so borg runs without --sparse too.
 # A benchmark, not a test: it never fails on a timing. Needs restic and borg (scripts/install-test-tools.sh).
@@ -282,9 +283,7 @@ PY
 }
 
 
-run_restic
-run_borg
-run_cairn
+for tool in ${TOOLS:-restic borg cairn}; do "run_$tool"; done
 
 echo
 echo "== results: $SIZE_MB MiB image, 1% scattered 64 KiB change, repository on the same disk, seed $SEED"
