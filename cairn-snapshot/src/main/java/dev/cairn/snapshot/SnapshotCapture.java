@@ -81,6 +81,7 @@ public final class SnapshotCapture {
         try (ManifestWriter writer = repository.newManifest(parent, capture.sizeAtBarrier(), metadata)) {
             List<Thread> workers = new ArrayList<>();
             List<Throwable> failures = new ArrayList<>();
+            CapturePacer pacer = new CapturePacer(threads);
             for (int t = 0; t < threads; t++) {
                 workers.add(Thread.ofPlatform().name("capture-" + t).start(() -> {
                     BackgroundPriority.lowerCurrentThread(); // idle cores only, when the disks' writers want them
@@ -93,10 +94,12 @@ public final class SnapshotCapture {
                                 if (!next.hasNext() || cancelled || !failures.isEmpty()) return;
                                 block = Integer.toUnsignedLong(next.next());
                             }
+                            long cpu = pacer.cpuNow();
                             buf.clear().limit(capture.blockLength(block));
                             capture.read(block, buf);
                             buf.flip();
                             writer.putBlock(block, buf);
+                            pacer.afterBlock(cpu);
                             bytes.addAndGet(buf.limit());
                             progress.update(done.incrementAndGet(), total, bytes.get());
                         }

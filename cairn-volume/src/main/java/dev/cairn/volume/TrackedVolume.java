@@ -2,9 +2,7 @@ package dev.cairn.volume;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -24,12 +22,12 @@ import org.roaringbitmap.RoaringBitmap;
  *
  * <p><b>Copy-before-write, by the page.</b> Until the capture ends, a change that touches a block of D
  * the capture has not read yet first copies the old bytes of the 4 KiB pages it touches (only those it
- * has not copied already) to a spill file ({@code DIR/<disk>.cow}) at their own offsets, then
- * proceeds: a 4 KiB write costs a 4 KiB copy, not a whole block. The capture reads each block of D
- * exactly once through {@link Capture#read}: the live block, with the saved pages laid over it. Both
- * happen under the block's stripe lock, and a change saves before it writes, so any page the live read
- * may have caught mid-change is one the overlay replaces — each block of D is read as it was at the
- * barrier, never a mix. The block is marked taken only after that read, so a change that sees the mark
+ * has not copied already) aside ({@link SavedPages}: in memory within a process-wide budget, else a
+ * spill file {@code DIR/<disk>.cow}), then proceeds: a 4 KiB write costs a 4 KiB copy, not a whole
+ * block. The capture reads each block of D exactly once through {@link Capture#read}: the live block,
+ * with the saved pages laid over it. Both happen under the block's stripe lock, and a change saves
+ * before it writes, so any page the live read may have caught mid-change is one the overlay replaces —
+ * each block of D is read as it was at the barrier, never a mix. The block is marked taken only after that read, so a change that sees the mark
  * without the lock may overwrite it at once.
  *
  * <p>Reads, flushes and extents pass straight through (they change nothing).
@@ -37,20 +35,27 @@ import org.roaringbitmap.RoaringBitmap;
 public final class TrackedVolume implements Volume {
     private static final int STRIPES = 64;
     /** Copy-before-write unit: a page (a block smaller than a page is one page). */
-    private static final int PAGE = 4096;
+    private static final int PAGE = SavedPages.PAGE;
 
     private final String name;
     private final Volume inner;
     private final ChangeTracker tracker;
     private final Path spillFile;
+    private final SavedPages.Budget memory;
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     private volatile Capture capture;
 
     public TrackedVolume(String name, Volume inner, ChangeTracker tracker, Path spillFile) {
+        this(name, inner, tracker, spillFile, SavedPages.Budget.PROCESS);
+    }
+
+    /** With the memory budget its captures' saved pages share ({@code memory}); tests use small ones. */
+    TrackedVolume(String name, Volume inner, ChangeTracker tracker, Path spillFile, SavedPages.Budget memory) {
         this.name = name;
         this.inner = inner;
         this.tracker = tracker;
         this.spillFile = spillFile;
+        this.memory = memory;
     }
 
     public String name() {
@@ -136,7 +141,7 @@ public final class TrackedVolume implements Volume {
         } catch (RuntimeException e) {
             for (Capture c : started) {
                 c.volume.tracker.giveBack(c.blocks);
-                c.closeSpill();
+                c.oldPages.close();
             }
             throw e;
         } finally {
@@ -189,8 +194,21 @@ public final class TrackedVolume implements Volume {
         }
     }
 
+    /** When a disk of this process last changed (nanoTime), updated at most every millisecond. */
+    private static volatile long lastChange = System.nanoTime() - Long.MAX_VALUE / 2;
+
+    /**
+     * True if any disk of this process changed within the last {@code nanos}: background work (a
+     * capture) then yields the cores to the writers. One signal for all disks, as the cores are shared.
+     */
+    public static boolean changedWithin(long nanos) {
+        return System.nanoTime() - lastChange < nanos;
+    }
+
     private void beforeChange(long offset, long length) throws IOException {
         if (length <= 0 || offset < 0 || offset + length > inner.size()) return; // inner rejects it
+        long now = System.nanoTime();
+        if (now - lastChange > 1_000_000) lastChange = now; // a shared line written ~1,000 times a second, not per write
         Capture c = capture;
         if (c != null) c.preserve(offset, length);
         tracker.mark(offset, length);
@@ -232,10 +250,9 @@ public final class TrackedVolume implements Volume {
         private final long sizeAtBarrier;
         private final String relativeTo;
         private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
-        /** Per block not read yet: which of its pages are in the spill. Changed under the block's stripe lock. */
+        /** Per block not read yet: which of its pages are saved. Changed under the block's stripe lock. */
         private final java.util.Map<Long, long[]> saved = new java.util.concurrent.ConcurrentHashMap<>();
-        private final Object spillLock = new Object();
-        private FileChannel spill; // opened on first use; guarded by spillLock
+        private final SavedPages oldPages;
         private volatile boolean finished;
         private volatile boolean committing;
         private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
@@ -247,6 +264,7 @@ public final class TrackedVolume implements Volume {
             this.relativeTo = relativeTo;
             long count = (sizeAtBarrier + volume.tracker.blockSize() - 1) / volume.tracker.blockSize();
             this.taken = new BlockBits(count);
+            this.oldPages = new SavedPages(volume.spillFile, volume.memory);
             for (int i = 0; i < STRIPES; i++) stripes[i] = new ReentrantLock();
         }
 
@@ -292,11 +310,16 @@ public final class TrackedVolume implements Volume {
             }
         }
 
+        /** Bytes of old pages this capture had to put in the spill file (memory budget full). */
+        long bytesSpilled() {
+            return oldPages.bytesToFile();
+        }
+
         private static boolean has(long[] pages, int p) {
             return (pages[p >>> 6] & (1L << p)) != 0;
         }
 
-        /** Reads the saved pages of {@code block} from the spill over their places in {@code dst}. */
+        /** Reads the saved pages of {@code block} over their places in {@code dst}. */
         private void overlay(long block, long[] pages, ByteBuffer dst, int start) throws IOException {
             int len = blockLength(block);
             int count = (len + PAGE - 1) / PAGE;
@@ -306,7 +329,7 @@ public final class TrackedVolume implements Volume {
                 while (q + 1 < count && has(pages, q + 1)) q++;
                 ByteBuffer part = dst.duplicate();
                 part.limit(start + Math.min(len, (q + 1) * PAGE)).position(start + p * PAGE);
-                readSpill(block * blockSize() + (long) p * PAGE, part);
+                oldPages.read(block * blockSize() + (long) p * PAGE, part);
                 p = q;
             }
         }
@@ -335,38 +358,13 @@ public final class TrackedVolume implements Volume {
                         ByteBuffer old = ByteBuffer.allocate((int) (Math.min(start + len, start + (long) (q + 1) * PAGE) - from));
                         volume.inner.read(from, old);
                         old.flip();
-                        writeSpill(from, old);
-                        for (int i = p; i <= q; i++) pages[i >>> 6] |= 1L << i; // after the spill holds them: see read()
+                        oldPages.save(from, old);
+                        for (int i = p; i <= q; i++) pages[i >>> 6] |= 1L << i; // after they are saved: see read()
                         p = q;
                     }
                 } finally {
                     lock.unlock();
                 }
-            }
-        }
-
-        private void writeSpill(long pos, ByteBuffer bytes) throws IOException {
-            FileChannel ch;
-            synchronized (spillLock) {
-                if (spill == null) {
-                    spill = FileChannel.open(volume.spillFile, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                            StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
-                }
-                ch = spill;
-            }
-            while (bytes.hasRemaining()) pos += ch.write(bytes, pos);
-        }
-
-        private void readSpill(long pos, ByteBuffer dst) throws IOException {
-            FileChannel ch;
-            synchronized (spillLock) {
-                ch = spill;
-            }
-            if (ch == null) throw new IOException("capture of " + volume.name + ": no spill for offset " + pos);
-            while (dst.hasRemaining()) {
-                int n = ch.read(dst, pos);
-                if (n < 0) throw new IOException("capture spill of " + volume.name + " is short at offset " + pos);
-                pos += n;
             }
         }
 
@@ -410,20 +408,7 @@ public final class TrackedVolume implements Volume {
                 volume.gate.writeLock().unlock();
             }
             ended.countDown();
-            closeSpill();
-        }
-
-        private void closeSpill() {
-            synchronized (spillLock) {
-                if (spill != null) {
-                    try {
-                        spill.close();
-                    } catch (IOException ignored) {
-                        // DELETE_ON_CLOSE: the file is gone either way; nothing was promised about it
-                    }
-                    spill = null;
-                }
-            }
+            oldPages.close();
         }
     }
 }

@@ -28,60 +28,88 @@ class TrackedVolumeTest {
         try (var vm = new VolumeManager(dir, BS, BaseImage.Resolver.NONE)) {
             vm.create("disk-a", SIZE);
             try (VolumeManager.Lease disk = vm.open("disk-a")) {
-                byte[] initial = new byte[SIZE];
-                new Random(1).nextBytes(initial);
-                Arrays.fill(initial, 10 * BS, 20 * BS, (byte) 0);
-                disk.write(0, ByteBuffer.wrap(initial), false);
-                disk.trim(10 * BS, 10 * BS, false);
-                TrackedVolume tv = disk.tracked();
-                RoaringBitmap full = tv.blocksForFullCapture();
-                assertThat(full.getCardinality()).isEqualTo(54);
-
-                TrackedVolume.Capture c = tv.beginCapture(full);
-                AtomicBoolean stop = new AtomicBoolean();
-                AtomicLong writes = new AtomicLong();
-                List<Thread> writers = new ArrayList<>();
-                for (int t = 0; t < 4; t++) {
-                    int seed = t;
-                    writers.add(Thread.ofPlatform().start(() -> {
-                        Random r = new Random(seed);
-                        byte[] junk = new byte[4096 * 3];
-                        try {
-                            while (!stop.get()) {
-                                r.nextBytes(junk);
-                                long off = (long) r.nextInt(SIZE / 4096 - 3) * 4096;
-                                switch (r.nextInt(3)) { // unaligned writes too: copy-before-write works by the page
-                                    case 0 -> disk.write(off + r.nextInt(4096), ByteBuffer.wrap(junk, 0, 1 + r.nextInt(junk.length - 4096)), false);
-                                    case 1 -> disk.trim(off, 8192, false);
-                                    default -> disk.writeZeroes(off, 4096, false, false);
-                                }
-                                writes.incrementAndGet();
-                            }
-                        } catch (IOException e) {
-                            throw new RuntimeException(e);
-                        }
-                    }));
-                }
-                List<Integer> order = new ArrayList<>();
-                c.blocks().forEach((int b) -> order.add(b));
-                Collections.shuffle(order, new Random(3));
-                for (int b : order) {
-                    ByteBuffer buf = ByteBuffer.allocate(c.blockLength(b));
-                    c.read(b, buf);
-                    assertThat(buf.array()).as("block %d", b).isEqualTo(Arrays.copyOfRange(initial, b * BS, (b + 1) * BS));
-                    Thread.sleep(1);
-                }
-                stop.set(true);
-                for (Thread w : writers) w.join();
-                assertThat(writes.get()).isGreaterThan(100);
-                c.finish("m-1");
-                assertThat(tv.capture()).isNull();
-                assertThat(tv.tracker().trusted()).isTrue();
-                assertThat(tv.tracker().label()).isEqualTo("m-1");
-                assertThat(tv.tracker().changedBlocks()).isGreaterThan(0);
-                assertThat(Files.exists(dir.resolve("disk-a.cow"))).isFalse();
+                capturesTheBarrierWhileWritersWrite(disk.tracked());
             }
         }
+    }
+
+    /** Saved pages kept in memory, in the spill file, or some in each once the budget runs out: the capture is the same. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(longs = {0, 40 * 4096, 1L << 30})
+    void savedPagesMayLiveInMemoryOrInTheSpillFile(long memoryBudget) throws Exception {
+        var budget = new SavedPages.Budget(memoryBudget);
+        Path file = dir.resolve("disk-b");
+        SparseFileVolume.create(file, SIZE).close();
+        try (var tv = new TrackedVolume("disk-b", SparseFileVolume.open(file, false), ChangeTracker.fresh(BS, null),
+                dir.resolve("disk-b.cow"), budget)) {
+            boolean spilled = capturesTheBarrierWhileWritersWrite(tv);
+            assertThat(spilled).as("spill file used").isEqualTo(memoryBudget < 1L << 30);
+            assertThat(budget.used()).as("memory given back").isZero();
+
+            TrackedVolume.Capture failing = tv.beginCapture(tv.blocksForFullCapture());
+            tv.write(5 * BS, ByteBuffer.allocate(3 * 4096), false);
+            assertThat(budget.used()).isEqualTo(Math.min(memoryBudget, 3 * 4096) == 3 * 4096 ? 3 * 4096 : 0);
+            failing.finish(null);
+            assertThat(budget.used()).as("a failed capture gives its memory back").isZero();
+        }
+    }
+
+    /** Returns whether the capture put old pages in its spill file. */
+    private static boolean capturesTheBarrierWhileWritersWrite(TrackedVolume disk) throws Exception {
+        byte[] initial = new byte[SIZE];
+        new Random(1).nextBytes(initial);
+        Arrays.fill(initial, 10 * BS, 20 * BS, (byte) 0);
+        disk.write(0, ByteBuffer.wrap(initial), false);
+        disk.trim(10 * BS, 10 * BS, false);
+        TrackedVolume tv = disk;
+        RoaringBitmap full = tv.blocksForFullCapture();
+        assertThat(full.getCardinality()).isEqualTo(54);
+
+        TrackedVolume.Capture c = tv.beginCapture(full);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong writes = new AtomicLong();
+        List<Thread> writers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int seed = t;
+            writers.add(Thread.ofPlatform().start(() -> {
+                Random r = new Random(seed);
+                byte[] junk = new byte[4096 * 3];
+                try {
+                    while (!stop.get()) {
+                        r.nextBytes(junk);
+                        long off = (long) r.nextInt(SIZE / 4096 - 3) * 4096;
+                        switch (r.nextInt(3)) { // unaligned writes too: copy-before-write works by the page
+                            case 0 -> disk.write(off + r.nextInt(4096), ByteBuffer.wrap(junk, 0, 1 + r.nextInt(junk.length - 4096)), false);
+                            case 1 -> disk.trim(off, 8192, false);
+                            default -> disk.writeZeroes(off, 4096, false, false);
+                        }
+                        writes.incrementAndGet();
+                    }
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }));
+        }
+        List<Integer> order = new ArrayList<>();
+        c.blocks().forEach((int b) -> order.add(b));
+        Collections.shuffle(order, new Random(3));
+        for (int b : order) {
+            ByteBuffer buf = ByteBuffer.allocate(c.blockLength(b));
+            c.read(b, buf);
+            assertThat(buf.array()).as("block %d", b).isEqualTo(Arrays.copyOfRange(initial, b * BS, (b + 1) * BS));
+            Thread.sleep(1);
+        }
+        stop.set(true);
+        for (Thread w : writers) w.join();
+        assertThat(writes.get()).isGreaterThan(100);
+        assertThat(TrackedVolume.changedWithin(60_000_000_000L)).as("the process knows its disks are being written").isTrue();
+        boolean spilled = c.bytesSpilled() > 0;
+        c.finish("m-1");
+        assertThat(tv.capture()).isNull();
+        assertThat(tv.tracker().trusted()).isTrue();
+        assertThat(tv.tracker().label()).isEqualTo("m-1");
+        assertThat(tv.tracker().changedBlocks()).isGreaterThan(0);
+        return spilled;
     }
 
     @Test

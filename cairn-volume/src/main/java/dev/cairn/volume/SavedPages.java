@@ -1,0 +1,150 @@
+package dev.cairn.volume;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where one capture keeps the old bytes of the pages that changes overwrote before the capture read
+ * them (copy-before-write): in memory while the process-wide {@link Budget} has room, else in a spill
+ * file at the pages' own offsets. Memory first because the writers pay for every saved page on their
+ * own request path, and a page kept in the heap costs them no system call, no page-cache page and no
+ * file-system allocation (measured: docs/benchmarks.md, "Where the writers' loss goes").
+ *
+ * <p>Invariants: a page is saved at most once (the caller's bitmap says which are saved) and read at
+ * most once ({@link #read} takes it out); whoever takes a page out of memory gives its bytes back to
+ * the budget, so {@link #close} after a failed capture frees what the reads did not. The spill file is
+ * opened on first use and deleted when closed.
+ */
+final class SavedPages implements AutoCloseable {
+    /** Copy-before-write unit: a page (a page at the disk's end may be shorter). */
+    static final int PAGE = 4096;
+
+    /** Bytes of saved pages all captures of the process may hold in memory together. */
+    static final class Budget {
+        /**
+         * The server's: {@code -Dcairn.cowMemoryMiB}, default a quarter of the heap's maximum (1.5 GiB with
+         * the JVM's default heap on a 24 GiB machine). Random writers during a paced capture of a 2 GiB disk
+         * kept 0.59–0.62× of their speed with 768 MiB, 0.68× with 1.5 GiB and 0.70× with 4 GiB.
+         */
+        static final Budget PROCESS = new Budget(Long.getLong("cairn.cowMemoryMiB", Runtime.getRuntime().maxMemory() >> 22) << 20);
+
+        private final long limit;
+        private final AtomicLong used = new AtomicLong();
+
+        Budget(long limitBytes) {
+            this.limit = limitBytes;
+        }
+
+        boolean tryTake(long bytes) {
+            long u;
+            do {
+                u = used.get();
+                if (u + bytes > limit) return false;
+            } while (!used.compareAndSet(u, u + bytes));
+            return true;
+        }
+
+        void giveBack(long bytes) {
+            used.addAndGet(-bytes);
+        }
+
+        long used() {
+            return used.get();
+        }
+    }
+
+    private final Path spillFile;
+    private final Budget budget;
+    /** Page offset → its old bytes (a slice of the buffer {@link #save} was given). */
+    private final ConcurrentHashMap<Long, ByteBuffer> inMemory = new ConcurrentHashMap<>();
+    private FileChannel spill; // guarded by this
+    private final AtomicLong bytesToFile = new AtomicLong();
+
+    SavedPages(Path spillFile, Budget budget) {
+        this.spillFile = spillFile;
+        this.budget = budget;
+    }
+
+    /** Keeps {@code bytes} (whole pages from page offset {@code pos}, the last one maybe short); the buffer must not be reused. */
+    void save(long pos, ByteBuffer bytes) throws IOException {
+        int length = bytes.remaining();
+        if (budget.tryTake(length)) {
+            for (int i = 0; i < length; i += PAGE) inMemory.put(pos + i, bytes.slice(bytes.position() + i, Math.min(PAGE, length - i)));
+            return;
+        }
+        FileChannel ch = spill();
+        bytesToFile.addAndGet(length);
+        ByteBuffer src = bytes.duplicate();
+        while (src.hasRemaining()) pos += ch.write(src, pos);
+    }
+
+    /** Fills {@code dst} with the saved pages from page offset {@code pos} on, and forgets them. */
+    void read(long pos, ByteBuffer dst) throws IOException {
+        while (dst.hasRemaining()) {
+            ByteBuffer page = inMemory.remove(pos);
+            int n;
+            if (page != null) {
+                n = page.remaining();
+                budget.giveBack(n);
+                dst.put(page);
+            } else {
+                ByteBuffer part = dst.duplicate();
+                part.limit(part.position() + Math.min(PAGE, dst.remaining()));
+                n = part.remaining();
+                readSpill(pos, part);
+                dst.position(dst.position() + n);
+            }
+            pos += n;
+        }
+    }
+
+    private synchronized FileChannel spill() throws IOException {
+        if (spill == null) {
+            spill = FileChannel.open(spillFile, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
+        }
+        return spill;
+    }
+
+    private void readSpill(long pos, ByteBuffer dst) throws IOException {
+        FileChannel ch;
+        synchronized (this) {
+            ch = spill;
+        }
+        if (ch == null) throw new IOException("no saved page at offset " + pos + " (" + spillFile + " was never written)");
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, pos);
+            if (n < 0) throw new IOException(spillFile + " is short at offset " + pos);
+            pos += n;
+        }
+    }
+
+    /** Bytes saved to the spill file so far (the memory budget was full). */
+    long bytesToFile() {
+        return bytesToFile.get();
+    }
+
+    /** Frees the memory still held and deletes the spill file. Idempotent. */
+    @Override
+    public void close() {
+        for (Long pos : inMemory.keySet()) {
+            ByteBuffer page = inMemory.remove(pos);
+            if (page != null) budget.giveBack(page.remaining());
+        }
+        synchronized (this) {
+            if (spill != null) {
+                try {
+                    spill.close();
+                } catch (IOException ignored) {
+                    // DELETE_ON_CLOSE: the file is gone either way; nothing was promised about it
+                }
+                spill = null;
+            }
+        }
+    }
+}
