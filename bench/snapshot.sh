@@ -264,6 +264,7 @@ PYREAD
   wait "$loop"
   n=$(cli --output json snapshot list --disk "$disk" --limit 100 | $py -c 'import json,sys; print(json.load(sys.stdin)["TotalCount"])')
   echo "  fio 4 KiB random writes, QD16: $((alone / 1024)) MiB/s alone, $((during / 1024)) MiB/s while snapshots ran back to back ($(echo "scale=2; $during / $alone" | bc)x; $((n - 2)) snapshots taken)"
+  echo "  captures under load: $(grep -o 'blocks=[0-9]* ms=[0-9]* store_ms=[0-9]* commit_ms=[0-9]* spilled_mib=[0-9]*' "$work/logs/cairn-serve.log" | tail -n +3 | tr '\n' ';')"
   curl -s "$api/metrics" > "$work/logs/metrics-after-load.txt"
   $py - "$work/logs/metrics-before-load.txt" "$work/logs/metrics-after-load.txt" <<'PY'
 import re, sys

@@ -105,6 +105,11 @@ public final class SnapshotEngine {
             return bytesRead;
         }
 
+        /** Bytes of old pages copy-before-write had to put in the spill file (the memory budget was full). */
+        public long bytesSpilled() {
+            return capture.bytesSpilled();
+        }
+
         public boolean incremental() {
             return parent != null && capture.relativeTo() != null;
         }

@@ -311,7 +311,7 @@ public final class TrackedVolume implements Volume {
         }
 
         /** Bytes of old pages this capture had to put in the spill file (memory budget full). */
-        long bytesSpilled() {
+        public long bytesSpilled() {
             return oldPages.bytesToFile();
         }
 
