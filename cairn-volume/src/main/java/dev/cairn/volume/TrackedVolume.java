@@ -27,8 +27,8 @@ import org.roaringbitmap.RoaringBitmap;
  * block. The capture reads each block of D exactly once through {@link Capture#read}: the live block,
  * with the saved pages laid over it. Both happen under the block's stripe lock, and a change saves
  * before it writes, so any page the live read may have caught mid-change is one the overlay replaces —
- * each block of D is read as it was at the barrier, never a mix. The block is marked taken only after that read, so a change that sees the mark
- * without the lock may overwrite it at once.
+ * each block of D is read as it was at the barrier, never a mix. The block is marked taken only after
+ * that read, so a change that sees the mark without the lock may overwrite it at once.
  *
  * <p>Reads, flushes and extents pass straight through (they change nothing).
  */
