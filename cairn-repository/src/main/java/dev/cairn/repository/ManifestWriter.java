@@ -22,8 +22,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <p><b>What stays true.</b> The writer is registered in the repository's {@link WriterRegistry} from
  * construction until it commits or closes, and publishes every id it will reference (the parent's
  * pages at once; each chunk before it is checked or stored; each new page before it is stored), so
- * GC keeps them. {@code commit()} writes pages only after every chunk put has returned (durable), and
- * the root only after every page; the manifest exists from the moment the root is durable.
+ * GC keeps them. {@code commit()} writes pages only after every chunk put has returned, makes the
+ * last chunks and the pages durable in one group commit, and writes the root only after it; the
+ * manifest exists from the moment the root is durable.
  *
  * <p><b>Memory.</b> 32 bytes per entry of each page touched (a full capture of a 1 TiB disk in 1 MiB
  * blocks holds 32 MiB), plus 32 bytes per published id in the registry.
@@ -259,7 +260,6 @@ public final class ManifestWriter implements AutoCloseable {
         }
         boolean done = false;
         try {
-            batch.commit(); // every chunk durable and visible before a page names it
             ChunkCodec codec = repo.codec();
             long newPageBytes = 0;
             ChunkId[] ids = pageIds.clone();
@@ -283,7 +283,9 @@ public final class ManifestWriter implements AutoCloseable {
                 }
                 ids[e.getKey()] = pageId;
             }
-            batch.commit(); // every page durable and visible before the root names it (one group commit, not two fsyncs a page)
+            // the last chunks and the pages, durable and visible in one group commit before the root names them
+            // (a page may be linked before a chunk it names, but nothing reads a page before its root exists)
+            batch.commit();
             long logical = nonZero * blockSize;
             int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
             if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
