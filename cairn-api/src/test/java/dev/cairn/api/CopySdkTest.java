@@ -141,11 +141,13 @@ class CopySdkTest {
         assertThat(read(beijing, newDisk(beijing, destination, copy), data.length)).isEqualTo(data);
     }
 
+    /** Bit rot in every chunk the region stores: in the chunk objects of its packs (a flipped byte every KiB, trailers left whole). */
     private static void damageChunks(ApiFixture region) throws Exception {
-        try (Stream<Path> chunks = Files.walk(region.dir.resolve("repository").resolve("chunks"))) { // bit rot
-            for (Path p : chunks.filter(Files::isRegularFile).toList()) {
+        try (Stream<Path> packs = Files.walk(region.dir.resolve("repository").resolve("packs"))) {
+            for (Path p : packs.filter(Files::isRegularFile).toList()) {
                 byte[] b = Files.readAllBytes(p);
-                b[b.length / 2] ^= 0x5a;
+                int trailer = java.nio.ByteBuffer.wrap(b, b.length - 12, 4).getInt();
+                for (int i = 512; i < b.length - trailer; i += 1024) b[i] ^= 0x5a;
                 Files.write(p, b);
             }
         }

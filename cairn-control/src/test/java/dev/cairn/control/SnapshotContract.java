@@ -253,7 +253,8 @@ abstract class SnapshotContract extends SnapshotFixture {
         Snapshot s = awaitNormal(control.snapshots().createSnapshot(alice, disk, null, null));
         Path chunk;
         try (var files = java.nio.file.Files.walk(dir.resolve("repository"))) {
-            chunk = files.filter(p -> java.nio.file.Files.isRegularFile(p) && p.toString().contains("chunk")).filter(p -> {
+            // a chunk file (format 1) or the pack holding it (format 2), whose middle is inside the chunk
+            chunk = files.filter(p -> java.nio.file.Files.isRegularFile(p) && (p.toString().contains("chunk") || p.toString().contains("packs"))).filter(p -> {
                 try {
                     return java.nio.file.Files.size(p) > repo.blockSize() / 2; // the random block's chunk, not a page
                 } catch (IOException e) {

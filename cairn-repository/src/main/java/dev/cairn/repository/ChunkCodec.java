@@ -38,7 +38,9 @@ public final class ChunkCodec {
     public enum Type {
         CHUNK("cairn chunk v1", ObjectKind.CHUNK),
         PAGE("cairn manifest page v1", ObjectKind.PAGE),
-        ROOT("cairn manifest v1", ObjectKind.MANIFEST);
+        ROOT("cairn manifest v1", ObjectKind.MANIFEST),
+        /** Format 2: which chunks the packs hold, where (see {@link PackFormat}). */
+        INDEX("cairn pack index v1", ObjectKind.INDEX);
 
         final long magic;
         final ObjectKind kind;

@@ -93,7 +93,7 @@ public final class GarbageCollector {
                 if (!pages.contains(ChunkId.parse(info.key().name()))) candidates.add(info);
             });
             cancel.check();
-            repo.backend().list(ObjectKind.CHUNK, info -> {
+            repo.chunks().list(info -> {
                 if (!chunks.contains(ChunkId.parse(info.key().name()))) candidates.add(info);
             });
             Instant cutoff = started.minus(grace);
@@ -146,7 +146,11 @@ public final class GarbageCollector {
                     continue;
                 }
                 boolean page = candidate.key().kind() == ObjectKind.PAGE;
-                boolean deleted = session.deleteUnlessPublished(ChunkId.parse(candidate.key().name()), page, () -> repo.backend().delete(candidate.key()));
+                ChunkId id = ChunkId.parse(candidate.key().name());
+                boolean deleted = session.deleteUnlessPublished(id, page, () -> {
+                    if (page) repo.backend().delete(candidate.key());
+                    else repo.chunks().delete(id);
+                });
                 if (!deleted) {
                     keptPublished++;
                 } else if (page) {
@@ -157,6 +161,8 @@ public final class GarbageCollector {
                     deletedChunkBytes += candidate.size();
                 }
             }
+            // format 2: packs left without chunks go, mostly-dead ones are rewritten, the index follows
+            repo.chunks().finishSweep(plan.cutoff(), cancel);
         } catch (CancellationException e) {
             log.warn("gc cancelled after deleting {} chunks ({} bytes) and {} pages", deletedChunks, deletedChunkBytes, deletedPages);
             throw e;

@@ -56,6 +56,8 @@ public final class ManifestWriter implements AutoCloseable {
     private State state = State.OPEN;
     /** New chunks go through this batch: durable together at the next group commit, and before any page. */
     private final dev.cairn.repository.backend.Backend.Batch batch;
+    /** This writer's chunks, riding on {@link #batch} (format 2: packed). */
+    private final ChunkStore.Writes chunkWrites;
     private final java.util.concurrent.atomic.AtomicLong sinceGroupCommit = new java.util.concurrent.atomic.AtomicLong();
     /** New chunks between group commits: bounds the uncommitted temp files of a long capture (256 MiB of 256 KiB blocks). */
     static final int GROUP_COMMIT_CHUNKS = 1024;
@@ -72,6 +74,7 @@ public final class ManifestWriter implements AutoCloseable {
         Arrays.fill(pageIds, ChunkId.ZERO);
         this.registration = repo.writers().begin(name);
         this.batch = repo.backend().batch();
+        this.chunkWrites = repo.chunks().writes(batch);
         try {
             if (parentRoot != null) startFromParent(parentRoot);
         } catch (IOException | RuntimeException e) {
@@ -141,7 +144,7 @@ public final class ManifestWriter implements AutoCloseable {
         int expected = blockLength(index);
         if (plaintext.remaining() != expected) throw new IllegalArgumentException("block " + index + " has " + expected + " bytes, got " + plaintext.remaining());
         ensureOpen();
-        PutResult r = repo.putBlock(registration, plaintext, batch);
+        PutResult r = repo.putBlock(registration, plaintext, chunkWrites);
         setEntry(index, r.id());
         return counted(r);
     }
@@ -159,13 +162,12 @@ public final class ManifestWriter implements AutoCloseable {
         checkIndex(index);
         if (repo.config().encrypted()) throw new IllegalStateException("an encrypted repository cannot take another's stored chunks");
         ensureOpen();
-        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
         int length = repo.verifyStoredChunk(id, stored);
         if (length != blockLength(index)) {
             throw new IllegalArgumentException("block " + index + " has " + blockLength(index) + " bytes, chunk " + id.shortForm() + " holds " + length);
         }
         registration.publishChunk(id);
-        boolean isNew = !batch.holds(key) && !repo.backend().exists(key) && batch.putIfAbsent(key, stored.duplicate());
+        boolean isNew = chunkWrites.put(id, stored.duplicate());
         setEntry(index, id);
         return counted(isNew ? new PutResult(id, true, stored.remaining()) : new PutResult(id, false, 0));
     }
@@ -175,7 +177,7 @@ public final class ManifestWriter implements AutoCloseable {
         if (r.newlyStored()) {
             newChunks.increment();
             newChunkBytes.add(r.storedBytes());
-            if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) batch.commit();
+            if (sinceGroupCommit.incrementAndGet() % GROUP_COMMIT_CHUNKS == 0) commitBatch();
         }
         return r;
     }
@@ -191,8 +193,7 @@ public final class ManifestWriter implements AutoCloseable {
         checkIndex(index);
         if (!id.isZero()) {
             registration.publishChunk(id);
-            ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
-            if (!batch.holds(key) && !repo.backend().exists(key)) throw new NoSuchObjectException(key, repo.backend().describe());
+            if (!chunkWrites.holds(id) && !repo.chunks().contains(id)) throw new NoSuchObjectException(ChunkCodec.Type.CHUNK.keyOf(id), repo.backend().describe());
         }
         setEntry(index, id);
     }
@@ -285,7 +286,7 @@ public final class ManifestWriter implements AutoCloseable {
             }
             // the last chunks and the pages, durable and visible in one group commit before the root names them
             // (a page may be linked before a chunk it names, but nothing reads a page before its root exists)
-            batch.commit();
+            commitBatch();
             long logical = nonZero * blockSize;
             int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
             if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
@@ -308,6 +309,15 @@ public final class ManifestWriter implements AutoCloseable {
                     state = State.OPEN;
                 }
             }
+        }
+    }
+
+    /** A group commit: the chunks handed over so far, and the pages put, durable; then the chunks findable. */
+    private void commitBatch() throws IOException {
+        synchronized (chunkWrites) { // one at a time: what a flush hands over must be in the commit that follows it
+            chunkWrites.flush();
+            batch.commit();
+            chunkWrites.committed();
         }
     }
 

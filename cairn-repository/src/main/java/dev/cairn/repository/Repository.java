@@ -49,6 +49,7 @@ public final class Repository {
     private final Backend backend;
     private final RepositoryConfig config;
     private final ChunkCodec codec;
+    private final ChunkStore chunks;
     private final InstantSource clock;
     private final WriterRegistry writers;
     /** Reusable encode buffers, one per concurrent put, so a put allocates no block-sized array. */
@@ -56,10 +57,13 @@ public final class Repository {
     /** The same for blocks in direct buffers (see {@link ChunkCodec#encodeDirect}). */
     private final ArrayBlockingQueue<ByteBuffer> directScratch = new ArrayBlockingQueue<>(16);
 
-    private Repository(Backend backend, RepositoryConfig config, ChunkCodec codec, InstantSource clock) {
+    private Repository(Backend backend, RepositoryConfig config, ChunkCodec codec, InstantSource clock) throws IOException {
         this.backend = backend;
         this.config = config;
         this.codec = codec;
+        this.chunks = config.packed()
+                ? PackChunkStore.open(backend, codec, config.blockSize(), Integer.getInteger("cairn.packBytes", PackChunkStore.DEFAULT_TARGET_PACK_BYTES), clock)
+                : new ObjectChunkStore(backend);
         this.clock = clock;
         this.writers = new WriterRegistry(clock);
     }
@@ -101,14 +105,14 @@ public final class Repository {
         } else {
             codec = ChunkCodec.unencrypted(options.compressionLevel());
         }
-        RepositoryConfig config = new RepositoryConfig(RepositoryConfig.FORMAT_VERSION, idHex, clock.instant(), options.blockSize(),
+        RepositoryConfig config = new RepositoryConfig(options.formatVersion(), idHex, clock.instant(), options.blockSize(),
                 options.pageEntries(), encryption == null ? RepositoryConfig.ChunkIdAlgorithm.SHA256 : RepositoryConfig.ChunkIdAlgorithm.HMAC_SHA256,
                 options.compressionLevel(), encryption);
         byte[] bytes = config.toBytes();
         if (!backend.putIfAbsent(CONFIG_COPY, ByteBuffer.wrap(bytes)) || !backend.putIfAbsent(CONFIG, ByteBuffer.wrap(bytes))) {
             throw new IOException("another process created a repository at " + backend.describe() + " at the same time");
         }
-        log.info("created repository {} at {}: block size {}, {}", idHex.substring(0, 8), backend.describe(), config.blockSize(),
+        log.info("created repository {} at {}: format {}, block size {}, {}", idHex.substring(0, 8), backend.describe(), config.formatVersion(), config.blockSize(),
                 config.encrypted() ? "encrypted (" + config.encryption().kdf() + ")" : "unencrypted");
         return new Repository(backend, config, codec, clock);
     }
@@ -149,7 +153,7 @@ public final class Repository {
             if (key != null) log.warn("repository at {} is not encrypted; the key given is not used", backend.describe());
             codec = ChunkCodec.unencrypted(config.compressionLevel());
         }
-        log.info("opened repository {} at {}: block size {}, {}", config.repositoryId().substring(0, 8), backend.describe(), config.blockSize(),
+        log.info("opened repository {} at {}: format {}, block size {}, {}", config.repositoryId().substring(0, 8), backend.describe(), config.formatVersion(), config.blockSize(),
                 config.encrypted() ? "encrypted" : "unencrypted");
         return new Repository(backend, config, codec, clock);
     }
@@ -212,6 +216,11 @@ public final class Repository {
         return codec;
     }
 
+    /** Where the chunks are kept (format 1: an object each; format 2: packs). */
+    ChunkStore chunks() {
+        return chunks;
+    }
+
     InstantSource clock() {
         return clock;
     }
@@ -228,28 +237,34 @@ public final class Repository {
      * for chunks that are referenced some other way before {@code writer} closes.
      */
     public PutResult putBlock(WriterRegistry.Writer writer, ByteBuffer plaintext) throws IOException {
-        return putBlock(writer, plaintext, null);
+        try (Backend.Batch batch = backend.batch()) {
+            ChunkStore.Writes writes = chunks.writes(batch);
+            PutResult r = putBlock(writer, plaintext, writes);
+            writes.flush();
+            batch.commit();
+            writes.committed();
+            return r;
+        }
     }
 
     /**
-     * {@link #putBlock(WriterRegistry.Writer, ByteBuffer)} through {@code batch} (null: directly): the
-     * chunk is durable and visible only once the batch commits ({@link ManifestWriter} commits it before
-     * any page refers to the chunk).
+     * {@link #putBlock(WriterRegistry.Writer, ByteBuffer)} through a writer's {@code writes}: the chunk is
+     * durable and findable only once their batch commits ({@link ManifestWriter} commits it before any
+     * root refers to the chunk).
      */
-    PutResult putBlock(WriterRegistry.Writer writer, ByteBuffer plaintext, Backend.Batch batch) throws IOException {
+    PutResult putBlock(WriterRegistry.Writer writer, ByteBuffer plaintext, ChunkStore.Writes writes) throws IOException {
         int len = plaintext.remaining();
         if (len == 0 || len > config.blockSize()) throw new IllegalArgumentException("a block holds 1.." + config.blockSize() + " bytes, got " + len);
         if (isAllZero(plaintext)) return new PutResult(ChunkId.ZERO, false, 0);
         ChunkId id = codec.contentId(plaintext);
         writer.publishChunk(id); // before the existence check: see WriterRegistry
-        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
-        if ((batch != null && batch.holds(key)) || backend.exists(key)) return new PutResult(id, false, 0);
+        if (writes.holds(id) || chunks.contains(id)) return new PutResult(id, false, 0);
         if (plaintext.isDirect() && !codec.encrypted()) {
             // a block read with O_DIRECT: encoded and written from native memory, never copied to the heap
             ByteBuffer buffer = directScratch.poll();
             if (buffer == null) buffer = ByteBuffer.allocateDirect(codec.maxEncodedLength(config.blockSize()));
             try {
-                return store(key, id, codec.encodeDirect(ChunkCodec.Type.CHUNK, id, plaintext, buffer), batch);
+                return store(id, codec.encodeDirect(ChunkCodec.Type.CHUNK, id, plaintext, buffer), writes);
             } finally {
                 directScratch.offer(buffer); // a full pool drops it: memory stays bounded
             }
@@ -267,16 +282,15 @@ public final class Repository {
         byte[] buffer = scratch.poll();
         if (buffer == null) buffer = new byte[codec.maxEncodedLength(config.blockSize())];
         try {
-            return store(key, id, codec.encode(ChunkCodec.Type.CHUNK, id, a, off, len, buffer), batch);
+            return store(id, codec.encode(ChunkCodec.Type.CHUNK, id, a, off, len, buffer), writes);
         } finally {
             scratch.offer(buffer); // a full pool drops it: memory stays bounded
         }
     }
 
-    private PutResult store(ObjectKey key, ChunkId id, ByteBuffer encoded, Backend.Batch batch) throws IOException {
+    private PutResult store(ChunkId id, ByteBuffer encoded, ChunkStore.Writes writes) throws IOException {
         long size = encoded.remaining();
-        boolean stored = batch == null ? backend.putIfAbsent(key, encoded) // backends copy or write the bytes before returning
-                : batch.putIfAbsent(key, encoded);
+        boolean stored = writes.put(id, encoded); // copied or written before it returns
         return new PutResult(id, stored, stored ? size : 0);
     }
 
@@ -295,7 +309,7 @@ public final class Repository {
             for (int i = 0; i < n; i++) dst.put((byte) 0);
             return n;
         }
-        ByteBuffer stored = backend.get(ChunkCodec.Type.CHUNK.keyOf(id));
+        ByteBuffer stored = chunks.get(id);
         if (dst.hasArray()) {
             int n = codec.decode(ChunkCodec.Type.CHUNK, id, stored, dst.array(), dst.arrayOffset() + dst.position(), config.blockSize());
             dst.position(dst.position() + n);
@@ -309,7 +323,7 @@ public final class Repository {
 
     /** True if the chunk is stored (ZERO counts as present). */
     public boolean containsChunk(ChunkId id) throws IOException {
-        return id.isZero() || backend.exists(ChunkCodec.Type.CHUNK.keyOf(id));
+        return id.isZero() || chunks.contains(id);
     }
 
     /**
@@ -317,7 +331,7 @@ public final class Repository {
      * unencrypted repository can take it as it is ({@link ManifestWriter#putStoredChunk}), which checks it.
      */
     public ByteBuffer readStoredChunk(ChunkId id) throws IOException {
-        return backend.get(ChunkCodec.Type.CHUNK.keyOf(id));
+        return chunks.get(id);
     }
 
     /** Decodes {@code stored} as chunk {@code id} (verifying it) and returns the plaintext's length. */
@@ -332,15 +346,14 @@ public final class Repository {
      * @return true if a damaged chunk was deleted
      */
     public boolean dropDamagedChunk(ChunkId id) throws IOException {
-        ObjectKey key = ChunkCodec.Type.CHUNK.keyOf(id);
         try {
-            codec.decode(ChunkCodec.Type.CHUNK, id, backend.get(key), config.blockSize());
+            codec.decode(ChunkCodec.Type.CHUNK, id, chunks.get(id), config.blockSize());
             return false;
         } catch (NoSuchObjectException e) {
             return false;
         } catch (CorruptObjectException e) {
             log.warn("deleting damaged chunk {}: {}", id.shortForm(), e.getMessage());
-            backend.delete(key);
+            chunks.delete(id);
             return true;
         }
     }

@@ -24,8 +24,12 @@ import java.util.List;
 public record RepositoryConfig(int formatVersion, String repositoryId, Instant created, int blockSize, int pageEntries,
                                ChunkIdAlgorithm chunkIdAlgorithm, int compressionLevel, Encryption encryption) {
 
-    /** The only format version this code reads and writes. */
-    public static final int FORMAT_VERSION = 1;
+    /** Format 1: a backend object per chunk. */
+    public static final int FORMAT_CHUNK_OBJECTS = 1;
+    /** Format 2: chunks in packs, found through index objects (see {@code docs/repository-format.md}). */
+    public static final int FORMAT_PACKS = 2;
+    /** The newest format version; this code reads and writes both. */
+    public static final int FORMAT_VERSION = FORMAT_PACKS;
     static final String FIRST_LINE = "cairn-repository-config";
     public static final int MIN_BLOCK_SIZE = 4 * 1024;
     public static final int MAX_BLOCK_SIZE = 16 * 1024 * 1024;
@@ -59,7 +63,7 @@ public record RepositoryConfig(int formatVersion, String repositoryId, Instant c
     }
 
     public RepositoryConfig {
-        if (formatVersion != FORMAT_VERSION) throw new IllegalArgumentException("format version " + formatVersion);
+        if (formatVersion != FORMAT_CHUNK_OBJECTS && formatVersion != FORMAT_PACKS) throw new IllegalArgumentException("format version " + formatVersion);
         if (repositoryId == null || repositoryId.length() != 64) throw new IllegalArgumentException("repository id must be 64 hex digits");
         if (Integer.bitCount(blockSize) != 1 || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) {
             throw new IllegalArgumentException("block size must be a power of two from 4 KiB to 16 MiB: " + blockSize);
@@ -75,6 +79,11 @@ public record RepositoryConfig(int formatVersion, String repositoryId, Instant c
 
     public boolean encrypted() {
         return encryption != null;
+    }
+
+    /** True for format 2: chunks live in packs. */
+    public boolean packed() {
+        return formatVersion == FORMAT_PACKS;
     }
 
     /** The 32 repository-id bytes. */
@@ -129,8 +138,8 @@ public record RepositoryConfig(int formatVersion, String repositoryId, Instant c
         Lines in = new Lines(key, lines);
         if (!in.next().equals(FIRST_LINE)) throw new CorruptObjectException(key, "not a cairn repository config (first line)");
         int version = in.integer("format-version");
-        if (version != FORMAT_VERSION) {
-            throw new UnsupportedFormatException("repository format version " + version + " is not supported (this code reads version " + FORMAT_VERSION + ")");
+        if (version != FORMAT_CHUNK_OBJECTS && version != FORMAT_PACKS) {
+            throw new UnsupportedFormatException("repository format version " + version + " is not supported (this code reads versions 1 and 2)");
         }
         String repositoryId = in.value("repository-id");
         if (repositoryId.length() != 64 || !repositoryId.chars().allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {

@@ -102,7 +102,7 @@ public final class SpaceAccounting {
                 chunkOwner.put(chunk, current == NONE ? owner : merge.applyAsInt(current, owner));
             }
         }
-        repo.backend().list(ObjectKind.CHUNK, info -> {
+        repo.chunks().list(info -> {
             int owner = chunkOwner.get(ChunkId.parse(info.key().name()), NONE);
             if (owner >= 0) total[owner] += info.size();
         });
@@ -139,7 +139,7 @@ public final class SpaceAccounting {
             }
         }
         long[] sum = {total};
-        repo.backend().list(ObjectKind.CHUNK, info -> {
+        repo.chunks().list(info -> {
             if (chunkSet.contains(ChunkId.parse(info.key().name()))) sum[0] += info.size();
         });
         repo.backend().list(ObjectKind.PAGE, info -> {

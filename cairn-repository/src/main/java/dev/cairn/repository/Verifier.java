@@ -89,7 +89,8 @@ final class Verifier {
 
         // Chunks: existence of every referenced one, then a sample re-read.
         List<ObjectInfo> chunks = new ArrayList<>();
-        repo.backend().list(ObjectKind.CHUNK, chunks::add);
+        repo.chunks().list(chunks::add);
+        repo.chunks().verifyStructure(problems::add, cancel);
         ChunkIdTable present = new ChunkIdTable(chunks.size());
         for (ObjectInfo info : chunks) present.add(ChunkId.parse(info.key().name()));
         long[] unreferenced = {0};
@@ -111,7 +112,7 @@ final class Verifier {
             ChunkId id = ChunkId.parse(info.key().name());
             if (!sampled(id, seed, sampleFraction)) continue;
             try {
-                repo.codec().decode(ChunkCodec.Type.CHUNK, id, repo.backend().get(info.key()), buffer, 0, repo.blockSize());
+                repo.codec().decode(ChunkCodec.Type.CHUNK, id, repo.chunks().get(id), buffer, 0, repo.blockSize());
                 read++;
                 bytes += info.size();
             } catch (NoSuchObjectException e) {

@@ -37,4 +37,11 @@ final class Blocks {
         b.duplicate().get(a);
         return a;
     }
+
+    /** How many chunks the repository stores (format 1: chunk objects; format 2: chunks in packs). */
+    static int storedChunks(Repository repo) throws java.io.IOException {
+        int[] n = {0};
+        repo.chunks().list(i -> n[0]++);
+        return n[0];
+    }
 }

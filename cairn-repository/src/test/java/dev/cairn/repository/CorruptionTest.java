@@ -33,7 +33,9 @@ class CorruptionTest {
     @BeforeEach
     void twoManifests() throws Exception {
         backend = LocalBackend.open(dir);
-        repo = Repository.create(backend, RepositoryOptions.defaults().withBlockSize(BLOCK).withPageEntries(16));
+        // chunk files are damaged by hand here: format 1 (PackCorruptionTest does the same to packs)
+        repo = Repository.create(backend, RepositoryOptions.defaults().withBlockSize(BLOCK).withPageEntries(16)
+                .withFormatVersion(RepositoryConfig.FORMAT_CHUNK_OBJECTS));
         a = write(0, 40);   // blocks 0..39 with contents 0..39
         b = write(20, 40);  // contents 20..59: shares 20..39 with a
         assertThat(repo.verify(1.0).problems()).isEmpty();

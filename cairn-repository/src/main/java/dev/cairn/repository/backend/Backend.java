@@ -43,6 +43,21 @@ public interface Backend extends AutoCloseable {
      */
     ByteBuffer get(ObjectKey key) throws IOException;
 
+    /**
+     * Reads {@code length} bytes of an object from {@code offset}. The default reads the whole object;
+     * backends that can read a range override it.
+     *
+     * @throws NoSuchObjectException if there is no object under the key
+     * @throws java.io.EOFException if the object ends before {@code offset + length}
+     */
+    default ByteBuffer get(ObjectKey key, long offset, int length) throws IOException {
+        ByteBuffer whole = get(key);
+        if (offset < 0 || length < 0 || offset + length > whole.remaining()) {
+            throw new java.io.EOFException("object " + key + " holds " + whole.remaining() + " bytes; asked for " + length + " at " + offset);
+        }
+        return whole.slice((int) offset, length);
+    }
+
     /** True if an object exists under the key. */
     boolean exists(ObjectKey key) throws IOException;
 

@@ -5,7 +5,8 @@ package dev.cairn.repository.backend;
  * locally, a key prefix on S3), so listing one kind never reads another.
  *
  * <p>Layout (see {@code docs/repository-format.md} §2): {@code config}, {@code config.copy} at the top;
- * {@code manifests/<id>}; {@code pages/<2 hex>/<id>}; {@code chunks/<4 hex>/<id>}.
+ * {@code manifests/<id>}; {@code pages/<2 hex>/<id>}; {@code chunks/<4 hex>/<id>} (format 1);
+ * {@code packs/<2 hex>/<id>} and {@code index/<id>} (format 2).
  */
 public enum ObjectKind {
     /** The repository config and its copy; small text objects at the top level. */
@@ -15,7 +16,11 @@ public enum ObjectKind {
     /** Manifest pages. */
     PAGE("pages", 2),
     /** Chunks: the stored content of blocks. */
-    CHUNK("chunks", 4);
+    CHUNK("chunks", 4),
+    /** Packs: many chunks in one object (format 2). */
+    PACK("packs", 2),
+    /** Index objects: where the chunks of some packs are (format 2; a cache of the packs' trailers). */
+    INDEX("index", 0);
 
     private final String directory;
     private final int fanOutDigits;

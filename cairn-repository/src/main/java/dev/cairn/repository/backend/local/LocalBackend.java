@@ -328,6 +328,22 @@ public final class LocalBackend implements Backend {
     }
 
     @Override
+    public ByteBuffer get(ObjectKey key, long offset, int length) throws IOException {
+        ensureOpen();
+        try (FileChannel ch = FileChannel.open(pathOf(key), StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(length);
+            while (buf.hasRemaining()) {
+                if (ch.read(buf, offset + buf.position()) < 0) {
+                    throw new EOFException("object " + key + " holds " + ch.size() + " bytes; asked for " + length + " at " + offset);
+                }
+            }
+            return buf.flip();
+        } catch (NoSuchFileException e) {
+            throw new NoSuchObjectException(key, describe());
+        }
+    }
+
+    @Override
     public boolean exists(ObjectKey key) throws IOException {
         ensureOpen();
         try {
@@ -345,8 +361,8 @@ public final class LocalBackend implements Backend {
             case CONFIG -> {
                 for (String name : new String[] {"config", "config.copy"}) report(new ObjectKey(kind, name), each);
             }
-            case MANIFEST -> listDirectory(root.resolve(kind.directory()), kind, "", each);
-            case PAGE, CHUNK -> {
+            case MANIFEST, INDEX -> listDirectory(root.resolve(kind.directory()), kind, "", each);
+            case PAGE, CHUNK, PACK -> {
                 try (DirectoryStream<Path> fanOut = Files.newDirectoryStream(root.resolve(kind.directory()))) {
                     for (Path sub : fanOut) {
                         String prefix = sub.getFileName().toString();

@@ -226,8 +226,21 @@ public final class S3Backend implements Backend {
 
     @Override
     public ByteBuffer get(ObjectKey key) throws IOException {
+        return get(key, null);
+    }
+
+    @Override
+    public ByteBuffer get(ObjectKey key, long offset, int length) throws IOException {
+        if (length == 0) return ByteBuffer.allocate(0);
+        ByteBuffer b = get(key, "bytes=" + offset + "-" + (offset + length - 1));
+        if (b.remaining() != length) throw new java.io.EOFException("object " + key + " returned " + b.remaining() + " of the " + length + " bytes asked for at " + offset);
+        return b;
+    }
+
+    /** A GET of the whole object, or of {@code range} (an HTTP Range value). */
+    private ByteBuffer get(ObjectKey key, String range) throws IOException {
         try {
-            ResponseBytes<GetObjectResponse> response = client.getObjectAsBytes(b -> b.bucket(options.bucket()).key(s3Key(key)));
+            ResponseBytes<GetObjectResponse> response = client.getObjectAsBytes(b -> b.bucket(options.bucket()).key(s3Key(key)).range(range));
             byte[] bytes = response.asByteArrayUnsafe();
             Long expected = response.response().contentLength();
             if (expected != null && expected != bytes.length) {
