@@ -76,7 +76,7 @@ final class ServeCommand implements Callable<Integer> {
     Path repositoryKeyFile;
 
     @Option(names = "--repository-block-size", paramLabel = "KiB",
-            description = "Block size of a new repository, a power of two from 64 to 4096 KiB (default: 512; an existing repository keeps its own).")
+            description = "Block size of a new repository, a power of two from 64 to 4096 KiB (default: 64; an existing repository keeps its own).")
     Integer repositoryBlockKiB;
 
     @Option(names = "--time-zone", paramLabel = "ZONE", defaultValue = "Asia/Shanghai",

@@ -59,7 +59,7 @@ public final class ManifestWriter implements AutoCloseable {
     /** This writer's chunks, riding on {@link #batch} (format 2: packed). */
     private final ChunkStore.Writes chunkWrites;
     private final java.util.concurrent.atomic.AtomicLong sinceGroupCommit = new java.util.concurrent.atomic.AtomicLong();
-    /** New chunks between group commits: bounds the uncommitted temp files of a long capture (256 MiB of 256 KiB blocks). */
+    /** New chunks between group commits: bounds what a long capture holds uncommitted (64 MiB of 64 KiB blocks). */
     static final int GROUP_COMMIT_CHUNKS = 1024;
 
     ManifestWriter(Repository repo, String name, ManifestId parent, ManifestRoot parentRoot, long diskSize, Map<String, String> metadata) throws IOException {

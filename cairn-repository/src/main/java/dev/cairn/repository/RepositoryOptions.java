@@ -14,8 +14,8 @@ package dev.cairn.repository;
  */
 public record RepositoryOptions(int blockSize, int pageEntries, int compressionLevel, RepositoryKey key, int kdfIterations, int formatVersion) {
 
-    /** 256 KiB: see {@code docs/block-size.md} for the measurements behind it. */
-    public static final int DEFAULT_BLOCK_SIZE = 256 * 1024;
+    /** 64 KiB (with format 2's packs): see {@code docs/block-size.md} for the measurements behind it. */
+    public static final int DEFAULT_BLOCK_SIZE = 64 * 1024;
     public static final int DEFAULT_PAGE_ENTRIES = 512;
     public static final int DEFAULT_COMPRESSION_LEVEL = 3;
     public static final int DEFAULT_KDF_ITERATIONS = 600_000;

@@ -25,6 +25,9 @@ import org.roaringbitmap.PeekableIntIterator;
  */
 public final class SnapshotCapture {
 
+    /** Consecutive changed blocks are read in runs of up to this many bytes (one device request, not many small ones). */
+    static final int RUN_BYTES = 1 << 20;
+
     /** Progress of a running capture: blocks of D done so far, of the total. */
     @FunctionalInterface
     public interface Progress {
@@ -85,23 +88,37 @@ public final class SnapshotCapture {
             for (int t = 0; t < threads; t++) {
                 workers.add(Thread.ofPlatform().name("capture-" + t).start(() -> {
                     BackgroundPriority.lowerCurrentThread(); // idle cores only, when the disks' writers want them
-                    // direct and page-aligned: the volume reads it with O_DIRECT and the codec encodes it in place
-                    ByteBuffer buf = ByteBuffer.allocateDirect(capture.blockSize() + PAGE).alignedSlice(PAGE).limit(capture.blockSize()).slice();
+                    // direct and page-aligned: the volume reads it with O_DIRECT and the codec encodes it in place;
+                    // room for a run of consecutive blocks, read in one request
+                    int runMax = Math.max(1, RUN_BYTES / capture.blockSize());
+                    ByteBuffer buf = ByteBuffer.allocateDirect(runMax * capture.blockSize() + PAGE).alignedSlice(PAGE)
+                            .limit(runMax * capture.blockSize()).slice();
                     try {
                         while (true) {
-                            long block;
+                            long first;
+                            int count = 1;
                             synchronized (next) {
                                 if (!next.hasNext() || cancelled || !failures.isEmpty()) return;
-                                block = Integer.toUnsignedLong(next.next());
+                                first = Integer.toUnsignedLong(next.next());
+                                while (count < runMax && next.hasNext() && Integer.toUnsignedLong(next.peekNext()) == first + count) {
+                                    next.next();
+                                    count++;
+                                }
                             }
                             long cpu = pacer.cpuNow();
-                            buf.clear().limit(capture.blockLength(block));
-                            capture.read(block, buf);
-                            buf.flip();
-                            writer.putBlock(block, buf);
+                            int length = 0;
+                            for (int i = 0; i < count; i++) length += capture.blockLength(first + i);
+                            buf.clear().limit(length);
+                            capture.read(first, count, buf);
+                            int at = 0;
+                            for (int i = 0; i < count; i++) {
+                                int n = capture.blockLength(first + i);
+                                writer.putBlock(first + i, buf.slice(at, n));
+                                at += n;
+                                bytes.addAndGet(n);
+                                progress.update(done.incrementAndGet(), total, bytes.get());
+                            }
                             pacer.afterBlock(cpu);
-                            bytes.addAndGet(buf.limit());
-                            progress.update(done.incrementAndGet(), total, bytes.get());
                         }
                     } catch (Throwable e) {
                         synchronized (next) {

@@ -226,6 +226,13 @@ public final class OverlayVolume implements Volume {
 
     /** Copies base block {@code b} into the own file (holes stay holes); returns the bytes copied. Caller holds the block's stripe. */
     /** {@code bulk}: a flatten's copy, written around the page cache; a client's partial write keeps the cache (it is on the write path). */
+    /**
+     * Flatten copies of blocks this big are written with O_DIRECT (no page-cache copy, and workers write in
+     * parallel); smaller ones go through the page cache, which merges them into large writes: 64 KiB
+     * direct writes made a 2 GiB flatten take 3.7–3.9 s instead of 2.6–2.8 s.
+     */
+    static final int DIRECT_COPY_MIN_BLOCK = 256 << 10;
+
     private long copyIn(long b, boolean bulk) throws IOException {
         long off = b * blockSize;
         int len = (int) Math.min(blockSize, own.size() - off);
@@ -281,7 +288,7 @@ public final class OverlayVolume implements Volume {
             lock.lock();
             try {
                 if (p.get(b)) return 0;
-                long copied = copyIn(b, true);
+                long copied = copyIn(b, blockSize >= DIRECT_COPY_MIN_BLOCK);
                 if (p.set(b)) presenceChanged.set(true);
                 return copied;
             } finally {

@@ -292,21 +292,43 @@ public final class TrackedVolume implements Volume {
 
         /** Reads block {@code block} of D as it was at the barrier into {@code dst} (exactly {@link #blockLength} bytes). */
         public void read(long block, ByteBuffer dst) throws IOException {
-            if (!blocks.contains((int) block)) throw new IllegalArgumentException("block " + block + " is not captured");
-            int len = blockLength(block);
-            if (dst.remaining() != len) throw new IllegalArgumentException("block " + block + " has " + len + " bytes");
-            ReentrantLock lock = stripes[(int) (block % STRIPES)];
-            lock.lock();
+            read(block, 1, dst);
+        }
+
+        /**
+         * Reads {@code count} consecutive blocks of D as they were at the barrier, in one read of the
+         * volume: {@code dst} gets exactly the sum of their {@link #blockLength}s. Small blocks read one
+         * by one made the device wait between requests; a run of them is one large request.
+         */
+        public void read(long first, int count, ByteBuffer dst) throws IOException {
+            if (count < 1 || count > STRIPES) throw new IllegalArgumentException("1.." + STRIPES + " blocks at a time, not " + count);
+            long len = 0;
+            for (long b = first; b < first + count; b++) {
+                if (!blocks.contains((int) b)) throw new IllegalArgumentException("block " + b + " is not captured");
+                len += blockLength(b);
+            }
+            if (dst.remaining() != len) throw new IllegalArgumentException("blocks " + first + "+" + count + " have " + len + " bytes");
+            // their stripes, in ascending stripe order: preserve() holds one stripe at a time, and every run
+            // takes them in this one order, so two runs never wait for each other in a cycle
+            int[] order = new int[count];
+            for (int i = 0; i < count; i++) order[i] = (int) ((first + i) % STRIPES);
+            java.util.Arrays.sort(order);
+            int held = 0;
             try {
+                for (; held < count; held++) stripes[order[held]].lock();
                 if (finished) throw new IOException("capture of " + volume.name + " has ended");
-                if (taken.get(block)) throw new IOException("capture of " + volume.name + ": block " + block + " read twice");
+                for (long b = first; b < first + count; b++) {
+                    if (taken.get(b)) throw new IOException("capture of " + volume.name + ": block " + b + " read twice");
+                }
                 int start = dst.position();
-                volume.inner.readBulk(block * blockSize(), dst);
-                long[] pages = saved.remove(block);
-                if (pages != null) overlay(block, pages, dst, start); // what changes overwrote since the barrier
-                taken.set(block); // only now: a change that sees the bit may overwrite the block at once
+                volume.inner.readBulk(first * blockSize(), dst);
+                for (long b = first; b < first + count; b++) {
+                    long[] pages = saved.remove(b);
+                    if (pages != null) overlay(b, pages, dst, start + (int) ((b - first) * blockSize())); // what changes overwrote since the barrier
+                    taken.set(b); // only now: a change that sees the bit may overwrite the block at once
+                }
             } finally {
-                lock.unlock();
+                for (int i = 0; i < held; i++) stripes[order[i]].unlock();
             }
         }
 

@@ -28,7 +28,7 @@ public final class VolumeManager implements AutoCloseable {
     private static final Pattern ID = Pattern.compile("[a-z]+-[a-z0-9]{1,32}");
 
     /** Tracking granularity when none is given: the repository's default block size. */
-    public static final int DEFAULT_BLOCK_SIZE = 256 * 1024;
+    public static final int DEFAULT_BLOCK_SIZE = 64 * 1024;
 
     private final Path dir;
     private final int blockSize;

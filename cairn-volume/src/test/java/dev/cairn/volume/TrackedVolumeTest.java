@@ -90,15 +90,26 @@ class TrackedVolumeTest {
                 }
             }));
         }
-        List<Integer> order = new ArrayList<>();
-        c.blocks().forEach((int b) -> order.add(b));
-        Collections.shuffle(order, new Random(3));
-        for (int b : order) {
-            ByteBuffer buf = ByteBuffer.allocate(c.blockLength(b));
-            c.read(b, buf);
-            assertThat(buf.array()).as("block %d", b).isEqualTo(Arrays.copyOfRange(initial, b * BS, (b + 1) * BS));
+        // runs of 1–5 consecutive blocks (as a capture reads them), in random order
+        List<int[]> runs = new ArrayList<>();
+        Random sizes = new Random(4);
+        int[] all = c.blocks().toArray();
+        for (int i = 0; i < all.length; ) {
+            int n = 1;
+            int want = 1 + sizes.nextInt(5);
+            while (n < want && i + n < all.length && all[i + n] == all[i] + n) n++;
+            runs.add(new int[] {all[i], n});
+            i += n;
+        }
+        Collections.shuffle(runs, new Random(3));
+        for (int[] run : runs) {
+            int b = run[0];
+            ByteBuffer buf = ByteBuffer.allocate(run[1] * BS);
+            c.read(b, run[1], buf);
+            assertThat(buf.array()).as("blocks %d+%d", b, run[1]).isEqualTo(Arrays.copyOfRange(initial, b * BS, (b + run[1]) * BS));
             Thread.sleep(1);
         }
+        assertThat(runs).as("some runs of several blocks").anyMatch(r -> r[1] > 1);
         stop.set(true);
         for (Thread w : writers) w.join();
         assertThat(writes.get()).isGreaterThan(100);
