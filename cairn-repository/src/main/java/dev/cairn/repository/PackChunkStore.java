@@ -281,6 +281,7 @@ final class PackChunkStore implements ChunkStore {
 
         @Override
         public boolean put(ChunkId id, ByteBuffer encoded) throws IOException {
+            checkIntact();
             if (!move && index.contains(id)) return false;
             int length = encoded.remaining();
             byte[] full = null;
@@ -298,7 +299,8 @@ final class PackChunkStore implements ChunkStore {
                 }
                 int need = used + length + (entries.size() + 1) * PackFormat.ENTRY_BYTES + PackFormat.TRAILER_FIXED_BYTES;
                 if (buffer == null || buffer.length < need) {
-                    byte[] bigger = new byte[Math.max(need, Math.min(targetPackBytes + targetPackBytes / 8, Math.max(need * 2, 1 << 20)))];
+                    // one allocation per pack as a rule (room for its trailer too); more only for packs of tiny chunks
+                    byte[] bigger = new byte[Math.max(need + need / 2, targetPackBytes + targetPackBytes / 8)];
                     if (buffer != null) System.arraycopy(buffer, 0, bigger, 0, used);
                     buffer = bigger;
                 }
@@ -310,13 +312,30 @@ final class PackChunkStore implements ChunkStore {
             return true;
         }
 
+        /**
+         * After a pack could not be handed to the batch, its chunks are neither stored nor free to be
+         * put again (this writer holds their ids): every later put and flush fails, so the writer's
+         * manifest can never name them.
+         */
+        private volatile IOException broken;
+
+        private void checkIntact() throws IOException {
+            IOException e = broken;
+            if (e != null) throw new IOException("an earlier pack of this writer could not be stored: " + e.getMessage(), e);
+        }
+
         /** Appends the trailer and hands the pack to the batch. */
         private void seal(byte[] data, int dataBytes, List<PackFormat.Entry> packEntries) throws IOException {
             byte[] trailer = PackFormat.trailer(packEntries);
             System.arraycopy(trailer, 0, data, dataBytes, trailer.length); // room was kept for it
             int size = dataBytes + trailer.length;
             String name = HEX.formatHex(Crypto.randomBytes(32));
-            batch.putIfAbsent(packKey(name), ByteBuffer.wrap(data, 0, size));
+            try {
+                batch.putIfAbsent(packKey(name), ByteBuffer.wrap(data, 0, size));
+            } catch (IOException | RuntimeException e) {
+                broken = e instanceof IOException io ? io : new IOException(e);
+                throw e;
+            }
             synchronized (lock) {
                 handed.add(new Sealed(name, size, packEntries));
             }
@@ -324,6 +343,7 @@ final class PackChunkStore implements ChunkStore {
 
         @Override
         public void flush() throws IOException {
+            checkIntact();
             byte[] data;
             int dataBytes;
             List<PackFormat.Entry> packEntries;
@@ -345,7 +365,12 @@ final class PackChunkStore implements ChunkStore {
             List<PackFormat.PackEntries> listed = packs.stream().map(s -> new PackFormat.PackEntries(s.name(), s.entries())).toList();
             byte[] plain = PackFormat.indexPlaintext(listed);
             ChunkId id = codec.contentId(plain, 0, plain.length);
-            batch.putIfAbsent(ChunkCodec.Type.INDEX.keyOf(id), codec.encode(ChunkCodec.Type.INDEX, id, plain));
+            try {
+                batch.putIfAbsent(ChunkCodec.Type.INDEX.keyOf(id), codec.encode(ChunkCodec.Type.INDEX, id, plain));
+            } catch (IOException | RuntimeException e) {
+                broken = e instanceof IOException io ? io : new IOException(e);
+                throw e;
+            }
             synchronized (lock) {
                 flushed.addAll(packs);
                 flushedIndexes.add(id.toString());

@@ -213,4 +213,50 @@ class PackChunkStoreTest {
         assertThat(gc.execute(gc.plan(Set.of())).deletedChunks()).isEqualTo(20);
         assertThat(packBytes()).isZero();
     }
+
+    /** A backend whose pack puts fail while {@code full} is set (a full disk, an unreachable bucket). */
+    static final class FailingPacks implements dev.cairn.repository.backend.Backend {
+        final dev.cairn.repository.backend.MemoryBackend inner = new dev.cairn.repository.backend.MemoryBackend();
+        volatile boolean full;
+
+        @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException {
+            if (full && key.kind() == ObjectKind.PACK) throw new dev.cairn.repository.backend.BackendFullException("no room for " + key, null);
+            return inner.putIfAbsent(key, bytes);
+        }
+        @Override public ByteBuffer get(ObjectKey key) throws IOException { return inner.get(key); }
+        @Override public boolean exists(ObjectKey key) { return inner.exists(key); }
+        @Override public void list(ObjectKind kind, java.util.function.Consumer<ObjectInfo> each) { inner.list(kind, each); }
+        @Override public void delete(ObjectKey key) { inner.delete(key); }
+        @Override public String describe() { return "failing packs"; }
+        @Override public void close() {}
+    }
+
+    @Test
+    void aPackThatCouldNotBeStoredFailsItsWriterForGood() throws Exception {
+        FailingPacks failing = new FailingPacks();
+        Repository r = Repository.create(failing, RepositoryOptions.defaults().withBlockSize(BLOCK).withPageEntries(16)
+                .withFormatVersion(RepositoryConfig.FORMAT_PACKS), clock);
+        try (ManifestWriter w = r.newManifest(null, 40L * BLOCK, Map.of())) {
+            failing.full = true;
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 40; i++) w.putBlock(i, Blocks.buf(Blocks.random(BLOCK, i))); // the 5th seals a pack
+            }).isInstanceOf(dev.cairn.repository.backend.BackendFullException.class);
+            failing.full = false; // room again: the chunks of the lost pack must still not be named by a manifest
+            assertThatThrownBy(w::commit).isInstanceOf(IOException.class).hasMessageContaining("could not be stored");
+            assertThatThrownBy(() -> w.putBlock(39, Blocks.buf(Blocks.random(BLOCK, 39)))).isInstanceOf(IOException.class);
+        }
+        assertThat(r.listManifests()).isEmpty();
+        ManifestId ok = null;
+        try (ManifestWriter w = r.newManifest(null, 40L * BLOCK, Map.of())) { // a new writer stores them all
+            for (int i = 0; i < 40; i++) w.putBlock(i, Blocks.buf(Blocks.random(BLOCK, i)));
+            ok = w.commit();
+        }
+        ManifestReader m = r.openManifest(ok);
+        for (long i = 0; i < 40; i++) {
+            ByteBuffer dst = ByteBuffer.allocate(BLOCK);
+            m.readBlock(i, dst);
+            assertThat(dst.array()).isEqualTo(Blocks.random(BLOCK, (int) i));
+        }
+        assertThat(r.verify(1.0).problems()).isEmpty();
+    }
 }
