@@ -7,7 +7,7 @@ package dev.cairn.repository;
  * @param blockSize bytes per block; a power of two from 4 KiB to 16 MiB. Default {@link #DEFAULT_BLOCK_SIZE}, chosen by
  *     measurement ({@code docs/block-size.md})
  * @param pageEntries manifest entries per page; a power of two from 16 to 65536
- * @param compressionLevel zstd level, 1..19 (3 by default)
+ * @param compressionLevel zstd level, 1..19 (1 by default: {@code docs/repository-format.md} §4 says why)
  * @param key null for an unencrypted repository; else the passphrase or key file that will unlock it
  * @param kdfIterations PBKDF2 iterations for a passphrase (≥ 1000; OWASP's 600,000 by default)
  * @param formatVersion 1 (a backend object per chunk) or 2 (packs); see {@code docs/repository-format.md}
@@ -17,7 +17,7 @@ public record RepositoryOptions(int blockSize, int pageEntries, int compressionL
     /** 64 KiB (with format 2's packs): see {@code docs/block-size.md} for the measurements behind it. */
     public static final int DEFAULT_BLOCK_SIZE = 64 * 1024;
     public static final int DEFAULT_PAGE_ENTRIES = 512;
-    public static final int DEFAULT_COMPRESSION_LEVEL = 3;
+    public static final int DEFAULT_COMPRESSION_LEVEL = 1;
     public static final int DEFAULT_KDF_ITERATIONS = 600_000;
     public static final int DEFAULT_FORMAT_VERSION = Integer.getInteger("cairn.repositoryFormat", RepositoryConfig.FORMAT_PACKS);
 
