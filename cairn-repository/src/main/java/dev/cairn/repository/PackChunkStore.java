@@ -53,7 +53,8 @@ final class PackChunkStore implements ChunkStore {
     private final java.time.InstantSource clock;
     private final PackIndex index = new PackIndex();
     private final Object refreshLock = new Object();
-    private long lastRefreshNanos = System.nanoTime();
+    /** When the last refresh began (guarded by refreshLock): a miss after it needs a refresh of its own. */
+    private long lastRefreshStarted = System.nanoTime();
     /** Index objects or trailers found damaged at open or refresh, for verify. Guarded by refreshLock. */
     private final Map<ObjectKey, Problem> damaged = new HashMap<>();
     private volatile boolean droppedSinceRewrite;
@@ -176,12 +177,16 @@ final class PackChunkStore implements ChunkStore {
         return written;
     }
 
-    /** Reads what other processes stored since (at most once a second): a chunk a manifest names must be somewhere. */
+    /**
+     * Reads what other processes stored since (a chunk a manifest names must be somewhere). Misses that
+     * come together share one refresh: one that began after a caller's miss already covers it.
+     */
     private void refresh() throws IOException {
+        long missed = System.nanoTime();
         synchronized (refreshLock) {
-            if (System.nanoTime() - lastRefreshNanos < 1_000_000_000L) return;
+            if (lastRefreshStarted - missed > 0) return;
+            lastRefreshStarted = System.nanoTime();
             load();
-            lastRefreshNanos = System.nanoTime();
         }
     }
 

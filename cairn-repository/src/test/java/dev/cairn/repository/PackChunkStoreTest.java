@@ -214,6 +214,24 @@ class PackChunkStoreTest {
         assertThat(packBytes()).isZero();
     }
 
+    @Test
+    void aChunkAnotherProcessStoredIsFoundOnRead() throws Exception {
+        // two nodes on one bucket: b's index was built before a wrote anything
+        dev.cairn.repository.backend.MemoryBackend bucket = new dev.cairn.repository.backend.MemoryBackend(clock);
+        RepositoryOptions options = RepositoryOptions.defaults().withBlockSize(BLOCK).withPageEntries(16).withFormatVersion(RepositoryConfig.FORMAT_PACKS);
+        Repository a = Repository.create(bucket, options, clock);
+        Repository b = Repository.open(bucket, null, clock);
+        ManifestId m;
+        try (ManifestWriter w = a.newManifest(null, 20L * BLOCK, Map.of())) {
+            for (int i = 0; i < 20; i++) w.putBlock(i, Blocks.buf(Blocks.random(BLOCK, 700 + i)));
+            m = w.commit();
+        }
+        assertThat(b.containsChunk(a.openManifest(m).entry(0))).as("not known to b yet: a dedup miss is harmless").isFalse();
+        readsIntact(b, m, 700); // the first miss reads a's index objects
+        assertThat(b.containsChunk(a.openManifest(m).entry(19))).isTrue();
+        assertThat(b.verify(1.0).problems()).isEmpty();
+    }
+
     /** A backend whose pack puts fail while {@code full} is set (a full disk, an unreachable bucket). */
     static final class FailingPacks implements dev.cairn.repository.backend.Backend {
         final dev.cairn.repository.backend.MemoryBackend inner = new dev.cairn.repository.backend.MemoryBackend();
