@@ -30,7 +30,7 @@ echo "== setting up ($SIZE_MB MiB files in $work)"
 # --- Cairn: a disk attached to a running instance; its file is preconditioned by writing it fully over NBD.
 api_port=$(free_port); nbd_port=$(free_port)
 start_ns=$(date +%s%N)
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$root/cairn-cli/target/cairn.jar" serve \
+"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$root/cairn-cli/target/cairn.jar" serve \
   --data "$work/cairn" --api-listen 127.0.0.1:$api_port --nbd-listen 127.0.0.1:$nbd_port > "$work/cairn.out" 2> "$work/cairn.log" &
 cairn_pid=$!; pids+=("$cairn_pid")
 for _ in $(seq 1 600); do grep -q 'cairn ready' "$work/cairn.out" && break; sleep 0.02; done
