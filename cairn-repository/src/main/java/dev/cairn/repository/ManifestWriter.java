@@ -340,7 +340,7 @@ public final class ManifestWriter implements AutoCloseable {
             state = State.CLOSED;
             dirty.clear();
         }
-        batch.close(); // uncommitted chunks: their temp files go
+        batch.close(); // uncommitted chunks and packs: their temp files go
         registration.close();
     }
 

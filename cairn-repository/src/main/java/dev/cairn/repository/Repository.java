@@ -31,10 +31,12 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p><b>What stays true.</b> Every chunk a committed manifest lists was durable before the manifest's
- * pages were written, and the pages before its root. Blocks of zeros are never stored. Every object
- * read is verified against its content id. Objects are never modified; they are created by writers
- * and deleted only by {@link #deleteManifest} (roots) and {@link GarbageCollector} (chunks, pages).
+ * <p><b>What stays true.</b> Every chunk and page a committed manifest lists was durable before its
+ * root was written. Blocks of zeros are never stored. Every object read is verified against its
+ * content id. Objects are never modified; they are created by writers and deleted only by
+ * {@link #deleteManifest} (roots) and {@link GarbageCollector} (chunks, pages; in format 2 whole packs,
+ * after their live chunks moved). Chunks are kept by a {@link ChunkStore}: one object each (format 1)
+ * or packed (format 2).
  *
  * <p><b>Threads.</b> Thread-safe. Open one {@code Repository} per backend per process: its
  * {@link WriterRegistry} is what keeps GC from deleting chunks that in-flight writers use.
