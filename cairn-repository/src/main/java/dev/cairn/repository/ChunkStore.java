@@ -42,17 +42,10 @@ interface ChunkStore {
      *
      * @param cutoff objects stored at or after it are left alone (they may belong to a writer in flight)
      */
-    default SweepResult finishSweep(Instant cutoff, Cancellation cancel) throws IOException {
-        return SweepResult.NONE;
-    }
+    default void finishSweep(Instant cutoff, Cancellation cancel) throws IOException {}
 
     /** Problems with the store's own objects (format 2: damaged index objects and pack trailers), for verify. */
     default void verifyStructure(Consumer<Problem> problems, Cancellation cancel) throws IOException {}
-
-    /** What {@link #finishSweep} did. */
-    record SweepResult(long packsDeleted, long packsRewritten, long bytesFreed) {
-        static final SweepResult NONE = new SweepResult(0, 0, 0);
-    }
 
     /**
      * A writer's puts. Thread-safe. The owner calls {@link #flush} before each commit of the batch and

@@ -267,10 +267,12 @@ final class PackChunkStore implements ChunkStore {
         private List<PackFormat.Entry> entries = new ArrayList<>();
         private final Set<ChunkId> held = new HashSet<>();
         private final List<Sealed> handed = new ArrayList<>();
-        private final List<Sealed> flushed = new ArrayList<>();
-        private final List<String> flushedIndexes = new ArrayList<>();
+        private final List<Flushed> flushed = new ArrayList<>();
 
         private record Sealed(String name, long size, List<PackFormat.Entry> entries) {}
+
+        /** One flush: its index object and the packs it lists. */
+        private record Flushed(String index, List<Sealed> packs) {}
 
         PackWrites(Backend.Batch batch, boolean move) {
             this.batch = batch;
@@ -329,18 +331,23 @@ final class PackChunkStore implements ChunkStore {
             if (e != null) throw new IOException("an earlier pack of this writer could not be stored: " + e.getMessage(), e);
         }
 
+        /** Puts an object through the batch; a failure breaks this writer (see {@link #broken}). */
+        private void hand(ObjectKey key, ByteBuffer bytes) throws IOException {
+            try {
+                batch.putIfAbsent(key, bytes);
+            } catch (IOException | RuntimeException e) {
+                broken = e instanceof IOException io ? io : new IOException(e);
+                throw e;
+            }
+        }
+
         /** Appends the trailer and hands the pack to the batch. */
         private void seal(byte[] data, int dataBytes, List<PackFormat.Entry> packEntries) throws IOException {
             byte[] trailer = PackFormat.trailer(packEntries);
             System.arraycopy(trailer, 0, data, dataBytes, trailer.length); // room was kept for it
             int size = dataBytes + trailer.length;
             String name = HEX.formatHex(Crypto.randomBytes(32));
-            try {
-                batch.putIfAbsent(packKey(name), ByteBuffer.wrap(data, 0, size));
-            } catch (IOException | RuntimeException e) {
-                broken = e instanceof IOException io ? io : new IOException(e);
-                throw e;
-            }
+            hand(packKey(name), ByteBuffer.wrap(data, 0, size));
             synchronized (lock) {
                 handed.add(new Sealed(name, size, packEntries));
             }
@@ -370,39 +377,26 @@ final class PackChunkStore implements ChunkStore {
             List<PackFormat.PackEntries> listed = packs.stream().map(s -> new PackFormat.PackEntries(s.name(), s.entries())).toList();
             byte[] plain = PackFormat.indexPlaintext(listed);
             ChunkId id = codec.contentId(plain, 0, plain.length);
-            try {
-                batch.putIfAbsent(ChunkCodec.Type.INDEX.keyOf(id), codec.encode(ChunkCodec.Type.INDEX, id, plain));
-            } catch (IOException | RuntimeException e) {
-                broken = e instanceof IOException io ? io : new IOException(e);
-                throw e;
-            }
+            hand(ChunkCodec.Type.INDEX.keyOf(id), codec.encode(ChunkCodec.Type.INDEX, id, plain));
             synchronized (lock) {
-                flushed.addAll(packs);
-                flushedIndexes.add(id.toString());
+                flushed.add(new Flushed(id.toString(), packs));
             }
         }
 
         @Override
         public void committed() {
-            List<Sealed> packs;
-            List<String> indexes;
+            List<Flushed> done;
             synchronized (lock) {
-                packs = List.copyOf(flushed);
-                indexes = List.copyOf(flushedIndexes);
+                done = List.copyOf(flushed);
                 flushed.clear();
-                flushedIndexes.clear();
             }
             Instant now = clock.instant(); // about what the backend lists as their time
-            List<String> names = new ArrayList<>();
-            for (Sealed s : packs) {
-                index.addPack(s.name(), s.size(), now, s.entries(), move);
-                names.add(s.name());
+            for (Flushed f : done) {
+                for (Sealed s : f.packs()) index.addPack(s.name(), s.size(), now, s.entries(), move);
+                index.addIndexObject(f.index(), f.packs().stream().map(Sealed::name).toList());
             }
-            // each index object lists exactly the packs of its flush; recording them all under each is
-            // only a hint for GC's rewrite, which rewrites every index object it knows
-            for (String i : indexes) index.addIndexObject(i, names);
             synchronized (lock) {
-                for (Sealed s : packs) for (PackFormat.Entry e : s.entries()) held.remove(e.id());
+                for (Flushed f : done) for (Sealed s : f.packs()) for (PackFormat.Entry e : s.entries()) held.remove(e.id());
             }
         }
     }
@@ -410,7 +404,7 @@ final class PackChunkStore implements ChunkStore {
     // ---------------------------------------------------------------- GC
 
     @Override
-    public SweepResult finishSweep(Instant cutoff, Cancellation cancel) throws IOException {
+    public void finishSweep(Instant cutoff, Cancellation cancel) throws IOException {
         Map<String, Instant> stored = packTimes();
         PackIndex.Stats stats = index.stats();
         List<PackIndex.Pack> dead = new ArrayList<>();
@@ -422,7 +416,7 @@ final class PackChunkStore implements ChunkStore {
             else if (p.size - p.liveBytes >= p.size * REWRITE_GARBAGE_SHARE) sparse.add(p);
         }
         if (dead.isEmpty() && sparse.isEmpty() && !droppedSinceRewrite && stats.indexObjects() <= CONSOLIDATE_INDEX_OBJECTS) {
-            return SweepResult.NONE;
+            return;
         }
         PackIndex.Snapshot before = index.snapshot();
         // 1. Live chunks of mostly-dead packs move to new packs (durable, findable at their new place).
@@ -479,10 +473,8 @@ final class PackChunkStore implements ChunkStore {
             for (String name : goingAway) backend.delete(packKey(name));
             index.removePacks(goingAway);
         }
-        SweepResult result = new SweepResult(goingAway.size(), sparse.size(), Math.max(0, freed - rewrittenBytes));
         log.info("{}: packs after gc: {} deleted ({} of them rewritten first), {} bytes freed; index rewritten",
-                backend.describe(), result.packsDeleted(), result.packsRewritten(), result.bytesFreed());
-        return result;
+                backend.describe(), goingAway.size(), sparse.size(), Math.max(0, freed - rewrittenBytes));
     }
 
     // ---------------------------------------------------------------- verify

@@ -52,35 +52,33 @@ final class PackIndex {
     /** Index objects this index was built from or has written, with the packs each lists. */
     private final Map<String, List<String>> indexObjects = new LinkedHashMap<>();
 
-    Location find(ChunkId id) {
+    private <T> T underReadLock(java.util.function.Supplier<T> read) {
         lock.readLock().lock();
         try {
+            return read.get();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    Location find(ChunkId id) {
+        return underReadLock(() -> {
             int e = slots.get(id, -1);
             if (e < 0 || entryPack[e] < 0) return null;
             Pack p = packs.get(entryPack[e]);
             return new Location(p.name, entryOffset[e], entryLength[e], p.stored);
-        } finally {
-            lock.readLock().unlock();
-        }
+        });
     }
 
     boolean contains(ChunkId id) {
-        lock.readLock().lock();
-        try {
+        return underReadLock(() -> {
             int e = slots.get(id, -1);
             return e >= 0 && entryPack[e] >= 0;
-        } finally {
-            lock.readLock().unlock();
-        }
+        });
     }
 
     boolean knowsPack(String name) {
-        lock.readLock().lock();
-        try {
-            return packNumbers.containsKey(name);
-        } finally {
-            lock.readLock().unlock();
-        }
+        return underReadLock(() -> packNumbers.containsKey(name));
     }
 
     /**
@@ -188,12 +186,7 @@ final class PackIndex {
     }
 
     java.util.Set<String> snapshotIndexObjectNames() {
-        lock.readLock().lock();
-        try {
-            return new java.util.HashSet<>(indexObjects.keySet());
-        } finally {
-            lock.readLock().unlock();
-        }
+        return underReadLock(() -> new java.util.HashSet<>(indexObjects.keySet()));
     }
 
     /** Forgets index objects that were deleted. */
@@ -243,11 +236,6 @@ final class PackIndex {
     }
 
     int packCount() {
-        lock.readLock().lock();
-        try {
-            return packNumbers.size();
-        } finally {
-            lock.readLock().unlock();
-        }
+        return underReadLock(packNumbers::size);
     }
 }
