@@ -247,19 +247,19 @@ public final class ChunkCodec {
     }
 
     /**
-     * Decodes an object stored under {@code id} into {@code dst[dstOff …]}.
+     * Decodes an object stored under {@code id} into {@code dst[dstOff … dstOff + room)}.
      *
      * @param maxLength the largest plaintext this object may have (block size for chunks)
      * @return the plaintext length
      * @throws CorruptObjectException if any check fails
-     * @throws IllegalArgumentException if {@code dst} has less room than the object's plaintext
+     * @throws IllegalArgumentException if {@code room} is less than the object's plaintext
      */
-    public int decode(Type type, ChunkId id, ByteBuffer stored, byte[] dst, int dstOff, int maxLength) throws CorruptObjectException {
+    public int decode(Type type, ChunkId id, ByteBuffer stored, byte[] dst, int dstOff, int room, int maxLength) throws CorruptObjectException {
         ObjectKey key = type.keyOf(id);
         ByteBuffer in = stored.duplicate();
         Header header = parseHeader(type, key, in, maxLength);
-        if (dst.length - dstOff < header.length()) {
-            throw new IllegalArgumentException("destination has room for " + (dst.length - dstOff) + " bytes, " + key + " holds " + header.length());
+        if (Math.min(room, dst.length - dstOff) < header.length()) {
+            throw new IllegalArgumentException("destination has room for " + Math.min(room, dst.length - dstOff) + " bytes, " + key + " holds " + header.length());
         }
         return decodeBody(key, id, in, header, dst, dstOff);
     }

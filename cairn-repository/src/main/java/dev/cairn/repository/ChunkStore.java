@@ -30,6 +30,19 @@ interface ChunkStore {
      */
     ByteBuffer get(ChunkId id) throws IOException;
 
+    /**
+     * The stored objects of several chunks, unverified, in the order asked ({@code ids} may repeat). A
+     * store that packs chunks reads neighbours with one request; by default each is a {@link #get}.
+     */
+    default ByteBuffer[] getAll(ChunkId[] ids) throws IOException {
+        ByteBuffer[] out = new ByteBuffer[ids.length];
+        for (int i = 0; i < ids.length; i++) out[i] = get(ids[i]);
+        return out;
+    }
+
+    /** A hint that these chunks will be read soon ({@link Backend#willRead}); never fails. By default, nothing. */
+    default void willRead(ChunkId[] ids) {}
+
     /** Every stored chunk, in no particular order. */
     void list(Consumer<ObjectInfo> each) throws IOException;
 

@@ -45,6 +45,10 @@ final class PackChunkStore implements ChunkStore {
     static final int INDEX_ENTRIES_PER_OBJECT = 65_536;
     /** More index objects than this and GC rewrites them into few, even with nothing deleted. */
     static final int CONSOLIDATE_INDEX_OBJECTS = 256;
+    /** {@link #getAll}: chunks of one pack this close together are read with one request (the gap is read and dropped). */
+    static final int READ_GAP_BYTES = 128 * 1024;
+    /** {@link #getAll}: the most one request reads (under 1 MiB: a larger buffer is a "humongous" object to G1, and each one started a collection). */
+    static final int READ_MAX_BYTES = 1024 * 1024 - 64 * 1024;
 
     private final Backend backend;
     private final ChunkCodec codec;
@@ -222,6 +226,65 @@ final class PackChunkStore implements ChunkStore {
             }
         }
         throw new NoSuchObjectException(chunkKey(id), backend.describe());
+    }
+
+    /**
+     * Looks every chunk up, then reads the chunks of each pack in offset order, one request per run of
+     * neighbours (a stretch of a full snapshot's blocks usually lies in one stretch of one pack). A chunk
+     * not found, or whose pack is gone or too short, is fetched alone by {@link #get}, which looks again
+     * and reports exactly what is wrong.
+     */
+    @Override
+    public ByteBuffer[] getAll(ChunkId[] ids) throws IOException {
+        ByteBuffer[] out = new ByteBuffer[ids.length];
+        PackIndex.Location[] at = new PackIndex.Location[ids.length];
+        for (Run run : runs(ids, at)) {
+            ByteBuffer bytes;
+            try {
+                bytes = backend.get(packKey(run.pack()), run.start(), (int) (run.end() - run.start()));
+            } catch (NoSuchObjectException | java.io.EOFException e) {
+                continue; // moved by GC since the lookup, or damaged: each chunk alone, below
+            }
+            for (int i : run.members()) out[i] = bytes.slice((int) (at[i].offset() - run.start()), at[i].length());
+        }
+        for (int i = 0; i < ids.length; i++) if (out[i] == null) out[i] = get(ids[i]);
+        return out;
+    }
+
+    /** Asks the backend to fetch, in the background, the runs of packs that {@link #getAll} of these chunks would read. */
+    @Override
+    public void willRead(ChunkId[] ids) {
+        for (Run run : runs(ids, new PackIndex.Location[ids.length])) backend.willRead(packKey(run.pack()), run.start(), run.end() - run.start());
+    }
+
+    /** Neighbouring chunks of one pack, read with one request: the byte range, and which of the caller's chunks it holds. */
+    private record Run(String pack, long start, long end, List<Integer> members) {}
+
+    /** Looks each chunk up (into {@code at}; null if not findable) and groups the found ones into runs. */
+    private List<Run> runs(ChunkId[] ids, PackIndex.Location[] at) {
+        List<Integer> found = new ArrayList<>(ids.length);
+        for (int i = 0; i < ids.length; i++) {
+            at[i] = index.find(ids[i]);
+            if (at[i] != null) found.add(i);
+        }
+        found.sort(java.util.Comparator.<Integer, String>comparing(i -> at[i].pack()).thenComparingInt(i -> at[i].offset()));
+        List<Run> runs = new ArrayList<>();
+        for (int g = 0; g < found.size(); ) {
+            PackIndex.Location first = at[found.get(g)];
+            long start = first.offset();
+            long end = start + first.length();
+            int h = g + 1;
+            while (h < found.size()) {
+                PackIndex.Location next = at[found.get(h)];
+                long nextEnd = Math.max(end, (long) next.offset() + next.length());
+                if (!next.pack().equals(first.pack()) || next.offset() > end + READ_GAP_BYTES || nextEnd - start > READ_MAX_BYTES) break;
+                end = nextEnd;
+                h++;
+            }
+            runs.add(new Run(first.pack(), start, end, found.subList(g, h)));
+            g = h;
+        }
+        return runs;
     }
 
     /** Each chunk's time is its pack's, as the backend lists it now (what GC's cutoff is measured against). */

@@ -308,12 +308,16 @@ public final class Repository {
     public int readBlock(ChunkId id, ByteBuffer dst) throws IOException {
         if (id.isZero()) {
             int n = Math.min(dst.remaining(), config.blockSize());
-            for (int i = 0; i < n; i++) dst.put((byte) 0);
+            for (int left = n; left > 0; left -= Math.min(left, ZEROS.capacity())) dst.put(ZEROS.slice(0, Math.min(left, ZEROS.capacity())));
             return n;
         }
-        ByteBuffer stored = chunks.get(id);
+        return decodeInto(id, chunks.get(id), dst);
+    }
+
+    /** Verifies and decodes chunk {@code id}'s stored object into {@code dst}; returns the plaintext's length. */
+    private int decodeInto(ChunkId id, ByteBuffer stored, ByteBuffer dst) throws CorruptObjectException {
         if (dst.hasArray()) {
-            int n = codec.decode(ChunkCodec.Type.CHUNK, id, stored, dst.array(), dst.arrayOffset() + dst.position(), config.blockSize());
+            int n = codec.decode(ChunkCodec.Type.CHUNK, id, stored, dst.array(), dst.arrayOffset() + dst.position(), dst.remaining(), config.blockSize());
             dst.position(dst.position() + n);
             return n;
         }
@@ -321,6 +325,35 @@ public final class Repository {
         if (plain.length > dst.remaining()) throw new IllegalArgumentException("destination has room for " + dst.remaining() + " bytes, chunk " + id.shortForm() + " holds " + plain.length);
         dst.put(plain);
         return plain.length;
+    }
+
+    /**
+     * {@link #readBlock} for several chunks at once, each into its own buffer: the stored chunks are
+     * fetched together (neighbours in a pack with one request), then each is verified and decoded.
+     *
+     * @return each chunk's plaintext length, in order
+     */
+    public int[] readBlocks(ChunkId[] ids, ByteBuffer[] dsts) throws IOException {
+        if (ids.length != dsts.length) throw new IllegalArgumentException(ids.length + " chunks, " + dsts.length + " buffers");
+        int stored = 0;
+        for (ChunkId id : ids) if (!id.isZero()) stored++;
+        ChunkId[] wanted = new ChunkId[stored];
+        for (int i = 0, j = 0; i < ids.length; i++) if (!ids[i].isZero()) wanted[j++] = ids[i];
+        ByteBuffer[] objects = chunks.getAll(wanted);
+        int[] lengths = new int[ids.length];
+        for (int i = 0, j = 0; i < ids.length; i++) {
+            lengths[i] = ids[i].isZero() ? readBlock(ids[i], dsts[i]) : decodeInto(ids[i], objects[j++], dsts[i]);
+        }
+        return lengths;
+    }
+
+    /**
+     * A hint that these chunks will be read soon (a flatten's next stretch): the backend may start
+     * fetching them in the background — locally, the OS reads the packs' ranges into its cache. Returns
+     * at once; never fails.
+     */
+    public void willRead(ChunkId[] ids) {
+        chunks.willRead(ids);
     }
 
     /** True if the chunk is stored (ZERO counts as present). */

@@ -112,7 +112,7 @@ final class Verifier {
             ChunkId id = ChunkId.parse(info.key().name());
             if (!sampled(id, seed, sampleFraction)) continue;
             try {
-                repo.codec().decode(ChunkCodec.Type.CHUNK, id, repo.chunks().get(id), buffer, 0, repo.blockSize());
+                repo.codec().decode(ChunkCodec.Type.CHUNK, id, repo.chunks().get(id), buffer, 0, buffer.length, repo.blockSize());
                 read++;
                 bytes += info.size();
             } catch (NoSuchObjectException e) {

@@ -177,10 +177,13 @@ class ChunkCodecTest {
         byte[] data = Blocks.text(10_000, 12);
         ChunkId id = plain.contentId(data, 0, data.length);
         byte[] dst = new byte[20_000];
-        int n = plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), dst, 100, 16_384);
+        int n = plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), dst, 100, dst.length - 100, 16_384);
         assertThat(n).isEqualTo(10_000);
         assertThat(java.util.Arrays.copyOfRange(dst, 100, 10_100)).isEqualTo(data);
-        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), new byte[5000], 0, 16_384))
+        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), new byte[5000], 0, 5000, 16_384))
+                .isInstanceOf(IllegalArgumentException.class);
+        // the room given, not the array's end, bounds the write: a neighbour's bytes stay untouched
+        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), dst, 0, 9_999, 16_384))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }

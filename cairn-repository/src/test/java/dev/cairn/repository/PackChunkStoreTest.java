@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -276,5 +277,65 @@ class PackChunkStoreTest {
             assertThat(dst.array()).isEqualTo(Blocks.random(BLOCK, (int) i));
         }
         assertThat(r.verify(1.0).problems()).isEmpty();
+    }
+
+    /** A backend that counts range reads of packs and records read-ahead hints. */
+    static final class CountingReads implements dev.cairn.repository.backend.Backend {
+        final dev.cairn.repository.backend.MemoryBackend inner = new dev.cairn.repository.backend.MemoryBackend();
+        final java.util.concurrent.atomic.AtomicInteger packReads = new java.util.concurrent.atomic.AtomicInteger();
+        final List<String> hints = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        @Override public ByteBuffer get(ObjectKey key, long offset, int length) throws IOException {
+            if (key.kind() == ObjectKind.PACK) packReads.incrementAndGet();
+            return inner.get(key, offset, length);
+        }
+        @Override public void willRead(ObjectKey key, long offset, long length) { hints.add(key.name()); }
+        @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException { return inner.putIfAbsent(key, bytes); }
+        @Override public ByteBuffer get(ObjectKey key) throws IOException { return inner.get(key); }
+        @Override public boolean exists(ObjectKey key) { return inner.exists(key); }
+        @Override public void list(ObjectKind kind, java.util.function.Consumer<ObjectInfo> each) { inner.list(kind, each); }
+        @Override public void delete(ObjectKey key) { inner.delete(key); }
+        @Override public String describe() { return "counting reads"; }
+        @Override public void close() {}
+    }
+
+    @Test
+    void blocksReadTogetherTakeOneRequestPerPackAndMatchReadsOneByOne() throws Exception {
+        CountingReads counting = new CountingReads();
+        Repository r = Repository.create(counting, RepositoryOptions.defaults().withBlockSize(BLOCK).withPageEntries(16)
+                .withFormatVersion(RepositoryConfig.FORMAT_PACKS), clock);
+        byte[][] content = new byte[24][];
+        ManifestId id;
+        try (ManifestWriter w = r.newManifest(null, 24L * BLOCK, Map.of())) {
+            for (int i = 0; i < 24; i++) {
+                content[i] = i == 5 ? new byte[BLOCK] : Blocks.random(BLOCK, i == 9 ? 2 : i); // a zero block; block 9 repeats block 2
+                w.putBlock(i, Blocks.buf(content[i]));
+            }
+            id = w.commit();
+        }
+        ManifestReader m = r.openManifest(id);
+        long[] blocks = new long[24];
+        ByteBuffer[] dsts = new ByteBuffer[24];
+        for (int i = 0; i < 24; i++) {
+            blocks[i] = 23 - i; // any order
+            dsts[i] = ByteBuffer.allocate(BLOCK);
+        }
+        Set<String> packs = new HashSet<>();
+        for (int i = 0; i < 24; i++) if (i != 5) packs.add(((PackChunkStore) r.chunks()).locate(m.entry(i)).pack());
+        counting.packReads.set(0);
+        assertThat(m.readBlocks(blocks, dsts)).as("bytes from stored chunks: all but the zero block").isEqualTo(23L * BLOCK);
+        for (int i = 0; i < 24; i++) assertThat(dsts[i].array()).as("block %d", blocks[i]).isEqualTo(content[(int) blocks[i]]);
+        assertThat(counting.packReads.get()).as("one request per pack, not per chunk").isEqualTo(packs.size()).isLessThan(22);
+
+        ChunkId[] ids = new ChunkId[24];
+        for (int i = 0; i < 24; i++) ids[i] = m.entry(i);
+        r.willRead(ids);
+        assertThat(counting.hints).as("one read-ahead hint per pack").hasSize(packs.size()).containsExactlyInAnyOrderElementsOf(packs);
+
+        // a pack gone since the lookup (GC moved its chunks): the read looks again and names what is missing
+        String gone = packs.iterator().next();
+        counting.inner.delete(PackChunkStore.packKey(gone));
+        for (ByteBuffer d : dsts) d.clear();
+        assertThatThrownBy(() -> m.readBlocks(blocks, dsts)).isInstanceOf(dev.cairn.repository.backend.NoSuchObjectException.class);
     }
 }

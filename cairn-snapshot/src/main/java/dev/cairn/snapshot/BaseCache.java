@@ -12,7 +12,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -39,11 +41,6 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
     private final Repository repository;
     private final Map<ManifestId, Entry> entries = new HashMap<>();
     private final LongAdder fetchedBytes = new LongAdder();
-    /** Read-ahead of chunks ({@link BaseImage#prefetch}): background reads that warm the OS's cache, a few at a time. */
-    private final java.util.concurrent.ExecutorService readAhead = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
-    private final java.util.concurrent.Semaphore readAheadSlots = new java.util.concurrent.Semaphore(READ_AHEAD_IN_FLIGHT);
-    /** Chunk reads in flight for read-ahead: enough to keep a virtual disk's queue busy, little memory. */
-    static final int READ_AHEAD_IN_FLIGHT = 16;
 
     public BaseCache(Path dir, Repository repository) throws IOException {
         this.dir = Files.createDirectories(dir);
@@ -87,7 +84,6 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
 
     @Override
     public synchronized void close() throws IOException {
-        readAhead.shutdownNow();
         for (Entry e : entries.values()) e.close();
         entries.clear();
     }
@@ -138,19 +134,33 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
             }
         }
 
-        /** Reads whole blocks for a caller that keeps them: from the cache if filled, else straight from the repository. */
+        /**
+         * Reads whole blocks for a caller that keeps them: cached ones from the cache file, the others
+         * straight from the repository (not cached), their stored chunks fetched together.
+         */
         void readOnce(long offset, ByteBuffer dst) throws IOException {
-            long block = offset / blockSize;
-            if (offset % blockSize != 0 || dst.remaining() != Math.min(blockSize, size - offset) || filled.get(block)) {
-                read(offset, dst); // not a whole block, or cached already: the usual path
+            long end = offset + dst.remaining();
+            if (offset % blockSize != 0 || end > size || (end % blockSize != 0 && end != size) || end == offset) {
+                read(offset, dst); // not whole blocks: the usual path
                 return;
             }
-            if (manifest.entry(block).isZero()) {
-                while (dst.hasRemaining()) dst.put((byte) 0);
-                return;
+            List<Long> fetch = new ArrayList<>();
+            List<ByteBuffer> windows = new ArrayList<>();
+            int at = dst.position();
+            for (long b = offset / blockSize; b <= (end - 1) / blockSize; b++) {
+                int length = manifest.blockLength(b);
+                ByteBuffer window = dst.slice(at, length);
+                if (filled.get(b)) {
+                    read(b * blockSize, window);
+                } else {
+                    fetch.add(b);
+                    windows.add(window);
+                }
+                at += length;
             }
-            manifest.readBlock(block, dst);
-            fetchedBytes.add(dst.limit());
+            long[] blocks = fetch.stream().mapToLong(Long::longValue).toArray();
+            fetchedBytes.add(manifest.readBlocks(blocks, windows.toArray(ByteBuffer[]::new)));
+            dst.position(at);
         }
 
         void fill(long block) throws IOException {
@@ -174,33 +184,20 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
             }
         }
 
-        /** Reads the stored chunks of the range's unfilled blocks in the background, so that their real reads hit the OS's cache. */
+        /** Asks the repository to fetch the stored chunks of the range's unfilled blocks in the background (a hint). */
         void prefetch(long offset, long length) {
+            List<ChunkId> wanted = new ArrayList<>();
             long last = Math.min(offset + length, size) - 1;
-            for (long b = offset / blockSize; b <= last / blockSize && b >= 0; b++) {
-                if (filled.get(b)) continue;
-                ChunkId chunk;
-                try {
-                    chunk = manifest.entry(b);
-                } catch (IOException e) {
-                    return; // a hint: the real read reports it
+            try {
+                for (long b = offset / blockSize; b <= last / blockSize && b >= 0; b++) {
+                    if (filled.get(b)) continue;
+                    ChunkId chunk = manifest.entry(b);
+                    if (!chunk.isZero()) wanted.add(chunk);
                 }
-                if (chunk.isZero()) continue;
-                try {
-                    readAhead.execute(() -> {
-                        readAheadSlots.acquireUninterruptibly();
-                        try {
-                            repository.readStoredChunk(chunk);
-                        } catch (IOException | RuntimeException ignored) {
-                            // a hint only: the real read checks the chunk and reports what is wrong
-                        } finally {
-                            readAheadSlots.release();
-                        }
-                    });
-                } catch (java.util.concurrent.RejectedExecutionException closing) {
-                    return;
-                }
+            } catch (IOException e) {
+                return; // a hint: the real read reports it
             }
+            repository.willRead(wanted.toArray(ChunkId[]::new));
         }
 
         boolean isZero(long offset, long length) throws IOException {

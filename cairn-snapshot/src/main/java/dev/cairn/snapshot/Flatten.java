@@ -3,6 +3,7 @@ package dev.cairn.snapshot;
 import dev.cairn.volume.OverlayVolume;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentSkipListSet;
@@ -20,6 +21,8 @@ public final class Flatten {
     static final int WORKERS = 3;
     /** A worker's unit of work, in bytes of disk (whole blocks, at least 64): big enough to keep the reads ahead. */
     static final int STRIPE_BYTES = 16 << 20;
+    /** Disk bytes (whole blocks, at least one) a worker copies per call: its blocks' stored chunks are fetched together. */
+    static final int STEP_BYTES = 4 << 20;
 
     /** Progress: blocks present so far of the total. */
     @FunctionalInterface
@@ -30,16 +33,19 @@ public final class Flatten {
     private final OverlayVolume volume;
     /** Blocks per stripe. */
     private final int stripe;
+    /** Blocks per copy call. */
+    private final int step;
     private final long bytesPerSecond;
     private final java.util.function.BooleanSupplier stop;
 
     /**
      * @param bytesPerSecond the copy-rate limit (≤ 0: unlimited)
-     * @param stop polled between blocks; true ends the run early (progress so far is kept)
+     * @param stop polled between steps of {@link #STEP_BYTES}; true ends the run early (progress so far is kept)
      */
     public Flatten(OverlayVolume volume, long bytesPerSecond, java.util.function.BooleanSupplier stop) {
         this.volume = volume;
         this.stripe = Math.max(64, STRIPE_BYTES / volume.blockSize());
+        this.step = Math.max(1, STEP_BYTES / volume.blockSize());
         this.bytesPerSecond = bytesPerSecond;
         this.stop = stop;
     }
@@ -52,7 +58,9 @@ public final class Flatten {
      * ext4 from serializing the writes on allocation): 2 workers 3.1–3.3 s, 3 workers 2.9–3.0 s, 4
      * workers 2.7–2.8 s — but with 4 an unlimited flatten fills the device's queue, and a fresh clone's
      * first reads waited up to 240 ms (p99; 35–40 ms with 3, 14–23 ms with 2). Progress is the start
-     * of the lowest stripe still being copied (every block before it is present).
+     * of the lowest stripe still being copied (every block before it is present). A worker copies its
+     * stripe in steps of {@link #STEP_BYTES}, each read from the base in one call, so the repository
+     * fetches neighbouring chunks of a pack with one request.
      */
     public void run(Progress progress) throws IOException {
         BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
@@ -127,6 +135,7 @@ public final class Flatten {
     }
 
     private void work(Shared s, Progress progress) {
+        ByteBuffer scratch = ByteBuffer.allocate(step * volume.blockSize());
         try {
             while (true) {
                 long first;
@@ -135,16 +144,17 @@ public final class Flatten {
                     if (first >= s.total) return;
                     s.inFlight.add(first);
                 }
-                // The stripe the workers take after this round: its chunks are fetched while these are copied
-                // (reads of many small chunk files are otherwise one at a time per worker).
+                // The stripe the workers take after this round: the repository starts reading its chunks (the
+                // OS reads the packs' ranges ahead) while these are copied, so a worker seldom waits on a read.
                 volume.prefetchBase(first + (long) WORKERS * stripe, stripe);
-                for (long b = first; b < Math.min(s.total, first + stripe); b++) {
+                long end = Math.min(s.total, first + stripe);
+                for (long b = first; b < end; b += step) {
                     if (s.stopped()) {
                         s.fail(new InterruptedIOException("flatten of " + volume + " stopped"));
                         return;
                     }
-                    long n = volume.flattenBlock(b);
-                    if (n == 0) continue; // present already, or a zero block: nothing moved, nothing to pace
+                    long n = volume.flattenBlocks(b, (int) Math.min(step, end - b), scratch);
+                    if (n == 0) continue; // present already, or zero blocks: nothing moved, nothing to pace
                     s.copied.addAndGet(n);
                     if (s.sinceFlush.addAndGet(n) >= FLUSH_EVERY) {
                         s.sinceFlush.set(0);

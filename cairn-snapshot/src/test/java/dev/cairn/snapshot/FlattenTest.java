@@ -81,12 +81,46 @@ class FlattenTest {
         }
     }
 
+    @RepeatedTest(5)
+    void clientWritesDuringTheFlattenAreNeverOverwrittenByTheBase() throws Exception {
+        byte[] base = baseBytes();
+        byte[] expected = base.clone();
+        try (OverlayVolume v = layered(base)) {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread writer = Thread.ofPlatform().start(() -> { // partial and whole-block writes all over the disk, in order
+                Random r = new Random(17);
+                try {
+                    while (!done.get()) {
+                        int len = 1 + r.nextInt(2 * BS);
+                        int off = r.nextInt(SIZE - len);
+                        byte[] data = new byte[len];
+                        r.nextBytes(data);
+                        v.write(off, ByteBuffer.wrap(data), false);
+                        System.arraycopy(data, 0, expected, off, len);
+                    }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try {
+                new Flatten(v, 0, () -> false).run((p, t) -> { });
+            } finally {
+                done.set(true);
+                writer.join();
+            }
+            assertThat(v.missingBlocks()).isZero();
+            ByteBuffer all = ByteBuffer.allocate(SIZE);
+            v.read(0, all);
+            assertThat(all.array()).isEqualTo(expected);
+        }
+    }
+
     @Test
     void aStoppedFlattenKeepsItsProgressAndTheNextRunFinishes() throws IOException {
         byte[] base = baseBytes();
         AtomicInteger polls = new AtomicInteger();
         try (OverlayVolume v = layered(base)) {
-            assertThatThrownBy(() -> new Flatten(v, 0, () -> polls.incrementAndGet() > 200).run((p, t) -> { }))
+            assertThatThrownBy(() -> new Flatten(v, 0, () -> polls.incrementAndGet() > 4).run((p, t) -> { }))
                     .isInstanceOf(InterruptedIOException.class);
             long left = v.missingBlocks();
             assertThat(left).isPositive().isLessThan(SIZE / BS);

@@ -21,8 +21,9 @@ public interface BaseImage extends AutoCloseable {
     void read(long offset, ByteBuffer dst) throws IOException;
 
     /**
-     * {@link #read} for bytes the caller reads once and keeps (a flatten copying a block into its disk):
-     * they need not go through, or stay in, a cache. By default the same as {@link #read}.
+     * {@link #read} for bytes the caller reads once and keeps (a flatten copying blocks into its disk):
+     * they need not go through, or stay in, a cache, and a range of whole blocks may be fetched
+     * together. By default the same as {@link #read}.
      */
     default void readOnce(long offset, ByteBuffer dst) throws IOException {
         read(offset, dst);

@@ -26,7 +26,7 @@ import org.roaringbitmap.RoaringBitmap;
  *       of the set, syncs the file, then saves the picture. After a crash a block is present only if
  *       its bytes are durable; otherwise it reads from the base again, which is what an unflushed
  *       change may do.</li>
- *   <li>Flattening ({@link #flattenBlock}) copies base blocks in the same way; once every block is
+ *   <li>Flattening ({@link #flattenBlocks}) copies base blocks in the same way, under the same locks; once every block is
  *       present the base is no longer needed ({@link #complete}).</li>
  * </ul>
  *
@@ -36,13 +36,21 @@ import org.roaringbitmap.RoaringBitmap;
 public final class OverlayVolume implements Volume {
     static final String MAGIC = "CAIRNOVL";
     private static final int STRIPES = 64;
+    /** Bytes of consecutive blocks that share a lock stripe: a flatten writes this much under one lock, so a client's write waits little. */
+    static final int LOCK_GROUP_BYTES = 1 << 20;
 
     private final SparseFileVolume own;
     private final BaseImage base;
     private final Path metaFile;
     private final int blockSize;
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+    /**
+     * Lock stripes over groups of consecutive blocks: a flatten copies a group under one lock, and its
+     * workers, a whole number of groups apart, do not wait on each other.
+     */
     private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
+    /** Blocks per lock group: {@link #LOCK_GROUP_BYTES} of them, at least one. */
+    private final int lockGroup;
     private final Object saveLock = new Object();
     private final AtomicBoolean presenceChanged = new AtomicBoolean();
     private volatile BlockBits present;
@@ -57,6 +65,11 @@ public final class OverlayVolume implements Volume {
         this.blockSize = blockSize;
         this.present = present;
         for (int i = 0; i < STRIPES; i++) stripes[i] = new ReentrantLock();
+        this.lockGroup = Math.max(1, LOCK_GROUP_BYTES / blockSize);
+    }
+
+    private ReentrantLock stripeOf(long block) {
+        return stripes[(int) (block / lockGroup % STRIPES)];
     }
 
     /**
@@ -204,12 +217,12 @@ public final class OverlayVolume implements Volume {
                         c.apply(from, to - from, from - offset);
                         continue;
                     }
-                    ReentrantLock lock = stripes[(int) (b % STRIPES)];
+                    ReentrantLock lock = stripeOf(b);
                     lock.lock();
                     try {
                         if (!p.get(b)) {
                             boolean whole = from == b * blockSize && to == Math.min((b + 1) * blockSize, own.size());
-                            if (!whole) copyIn(b, false);
+                            if (!whole) copyIn(b);
                         }
                         c.apply(from, to - from, from - offset);
                         if (p.set(b)) presenceChanged.set(true);
@@ -224,27 +237,17 @@ public final class OverlayVolume implements Volume {
         if (fua) flush(); // the change and, if it made blocks present, the presence set
     }
 
-    /** Copies base block {@code b} into the own file (holes stay holes); returns the bytes copied. Caller holds the block's stripe. */
-    /** {@code bulk}: a flatten's copy, written around the page cache; a client's partial write keeps the cache (it is on the write path). */
-    /**
-     * Flatten copies of blocks this big are written with O_DIRECT (no page-cache copy, and workers write in
-     * parallel); smaller ones go through the page cache, which merges them into large writes: 64 KiB
-     * direct writes made a 2 GiB flatten take 3.7–3.9 s instead of 2.6–2.8 s.
-     */
-    static final int DIRECT_COPY_MIN_BLOCK = 256 << 10;
-
-    private long copyIn(long b, boolean bulk) throws IOException {
+    /** Copies base block {@code b} into the own file for a client's partial change (holes stay holes). Caller holds the block's stripe. */
+    private void copyIn(long b) throws IOException {
         long off = b * blockSize;
         int len = (int) Math.min(blockSize, own.size() - off);
         if (base.isZero(off, len)) {
             own.trim(off, len, false);
-            return 0;
+            return;
         }
         ByteBuffer buf = ByteBuffer.allocate(len);
         base.readOnce(off, buf); // from now on the disk holds it: no need to cache it too
-        buf.flip();
-        if (bulk) own.writeBulk(off, buf); else own.write(off, buf, false);
-        return len;
+        own.write(off, buf.flip(), false);
     }
 
     /**
@@ -274,29 +277,92 @@ public final class OverlayVolume implements Volume {
     }
 
     /**
-     * Makes block {@code b} the disk's own by copying it from the base, if it is not already (flatten).
-     * Returns the bytes copied: 0 if it was present or is a zero block in the base (nothing to move).
-     * Durable with the next {@link #flush}.
+     * Flatten copies written in one request at least this long go around the page cache (O_DIRECT: no
+     * copy into the cache, and workers write in parallel); shorter ones go through it, which merges them.
      */
-    public long flattenBlock(long b) throws IOException {
+    static final int DIRECT_COPY_MIN_BYTES = 256 << 10;
+
+    /**
+     * Makes blocks {@code [first, first + count)} the disk's own by copying from the base those that
+     * are not already (flatten). Each run of absent blocks is read from the base in one call, without
+     * locks (the base never changes), so the base can fetch its blocks together; it is then written
+     * one stripe's stretch at a time (at most {@link #LOCK_GROUP_BYTES}) under that stripe's lock, skipping
+     * blocks a client changed meanwhile. Zero blocks are trimmed, not written. Returns the bytes copied.
+     * Durable with the next {@link #flush}.
+     *
+     * @param scratch the caller's buffer for the base's bytes, with room for {@code count} blocks (a
+     *     flatten's worker reuses one: fresh megabytes per call keep the garbage collector busy)
+     */
+    public long flattenBlocks(long first, int count, ByteBuffer scratch) throws IOException {
+        if (scratch.capacity() < (long) count * blockSize) throw new IllegalArgumentException("scratch holds " + scratch.capacity() + " bytes, not " + count + " blocks");
         gate.readLock().lock();
         try {
             checkOpen();
             BlockBits p = present;
-            if (b >= p.length() || p.get(b)) return 0;
-            ReentrantLock lock = stripes[(int) (b % STRIPES)];
-            lock.lock();
-            try {
-                if (p.get(b)) return 0;
-                long copied = copyIn(b, blockSize >= DIRECT_COPY_MIN_BLOCK);
-                if (p.set(b)) presenceChanged.set(true);
-                return copied;
-            } finally {
-                lock.unlock();
+            long end = Math.min(first + count, p.length());
+            long copied = 0;
+            for (long a = Math.max(0, first); a < end; ) {
+                if (p.get(a)) {
+                    a++;
+                    continue;
+                }
+                long b = a + 1;
+                while (b < end && !p.get(b)) b++;
+                copied += copyRunIn(p, a, b, scratch);
+                a = b;
             }
+            return copied;
         } finally {
             gate.readLock().unlock();
         }
+    }
+
+    /** Kinds of block in a flatten's copy: made present meanwhile (skipped), zeros in the base (trimmed), data (written). */
+    private static final int PRESENT = 0, ZEROS = 1, DATA = 2;
+
+    /** Copies base blocks {@code [from, to)} in, as {@link #flattenBlocks} describes. Caller holds the gate's read side. */
+    private long copyRunIn(BlockBits p, long from, long to, ByteBuffer scratch) throws IOException {
+        long start = from * blockSize;
+        ByteBuffer buf = scratch.clear().limit((int) (Math.min(to * blockSize, own.size()) - start));
+        base.readOnce(start, buf);
+        long copied = 0;
+        for (long g = from; g < to; ) {
+            long gEnd = Math.min(to, (g / lockGroup + 1) * lockGroup); // one stripe's blocks
+            ReentrantLock lock = stripeOf(g);
+            lock.lock();
+            try {
+                // runs of one kind: present (a client changed it meanwhile: skip), zeros (trim), data (write)
+                long run = g;
+                int kind = -1;
+                for (long b = g; b <= gEnd; b++) {
+                    int k = b == gEnd ? -1 : p.get(b) ? PRESENT : base.isZero(b * blockSize, (int) Math.min(blockSize, own.size() - b * blockSize)) ? ZEROS : DATA;
+                    if (k == kind) continue;
+                    if (kind == ZEROS || kind == DATA) {
+                        long off = run * blockSize;
+                        int len = (int) (Math.min(b * blockSize, own.size()) - off);
+                        if (kind == DATA) {
+                            copied += writeCopy(buf.slice((int) (off - start), len), off);
+                        } else {
+                            own.trim(off, len, false);
+                        }
+                        for (long r = run; r < b; r++) if (p.set(r)) presenceChanged.set(true);
+                    }
+                    run = b;
+                    kind = k;
+                }
+            } finally {
+                lock.unlock();
+            }
+            g = gEnd;
+        }
+        return copied;
+    }
+
+    /** Writes a flatten's copy of base bytes at {@code off}; returns their length. */
+    private long writeCopy(ByteBuffer bytes, long off) throws IOException {
+        int len = bytes.remaining();
+        if (len >= DIRECT_COPY_MIN_BYTES) own.writeBulk(off, bytes); else own.write(off, bytes, false);
+        return len;
     }
 
     /**

@@ -59,6 +59,13 @@ public interface Backend extends AutoCloseable {
     }
 
     /** True if an object exists under the key. */
+    /**
+     * A hint that these bytes of an object will be read soon: a backend may start fetching them in the
+     * background (the local one asks the OS to read them ahead). Returns at once; never fails; by
+     * default does nothing.
+     */
+    default void willRead(ObjectKey key, long offset, long length) {}
+
     boolean exists(ObjectKey key) throws IOException;
 
     /**

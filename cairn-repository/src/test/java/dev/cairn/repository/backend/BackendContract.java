@@ -78,6 +78,20 @@ public abstract class BackendContract {
     }
 
     @Test
+    void rangeReadsReturnExactlyTheRangeAndReadAheadHintsNeverFail() throws Exception {
+        ObjectKey k = key(ObjectKind.PACK, 11);
+        backend.putIfAbsent(k, bytes("0123456789abcdef"));
+        backend.willRead(k, 4, 8);
+        backend.willRead(key(ObjectKind.PACK, 12), 0, 100); // absent: still only a hint
+        ByteBuffer got = backend.get(k, 4, 8);
+        assertThat(got.position()).isZero();
+        assertThat(string(got)).isEqualTo("456789ab");
+        assertThat(string(backend.get(k, 0, 16))).isEqualTo("0123456789abcdef");
+        assertThatThrownBy(() -> backend.get(k, 10, 7)).isInstanceOf(java.io.EOFException.class);
+        assertThatThrownBy(() -> backend.get(key(ObjectKind.PACK, 12), 0, 1)).isInstanceOf(NoSuchObjectException.class);
+    }
+
+    @Test
     void secondPutOfTheSameKeyReportsPresentAndKeepsTheFirstBytes() throws Exception {
         ObjectKey k = key(ObjectKind.PAGE, 2);
         assertThat(backend.putIfAbsent(k, bytes("first"))).isTrue();

@@ -195,7 +195,7 @@ public final class LocalBackend implements Backend {
             if (pending.containsKey(key)) return false;
             Path target = pathOf(key);
             if (Files.exists(target)) return false;
-            Path temp = newTemp(target, SyncFs.available());
+            Path temp = newTemp(target, LinuxFiles.available());
             try {
                 writeTemp(temp, bytes, false); // made durable by the commit's syncfs
             } catch (IOException e) {
@@ -222,8 +222,8 @@ public final class LocalBackend implements Backend {
                 if (batch.isEmpty()) return;
                 Set<Path> newDirectories = Set.copyOf(batchDirectories); // after the list: holds every entry's new directory
                 try {
-                    if (SyncFs.available()) {
-                        SyncFs.sync(root); // every temp file's bytes and size, and new directories, in one journal commit
+                    if (LinuxFiles.available()) {
+                        LinuxFiles.sync(root); // every temp file's bytes and size, and new directories, in one journal commit
                         durableDirectories.addAll(newDirectories);
                         batchDirectories.removeAll(newDirectories);
                     } else {
@@ -244,8 +244,8 @@ public final class LocalBackend implements Backend {
                         }
                         dirs.add(target.getParent());
                     }
-                    if (SyncFs.available()) {
-                        SyncFs.sync(root); // the names
+                    if (LinuxFiles.available()) {
+                        LinuxFiles.sync(root); // the names
                     } else {
                         for (Path d : dirs) syncDirectory(d);
                     }
@@ -340,6 +340,16 @@ public final class LocalBackend implements Backend {
             return buf.flip();
         } catch (NoSuchFileException e) {
             throw new NoSuchObjectException(key, describe());
+        }
+    }
+
+    @Override
+    public void willRead(ObjectKey key, long offset, long length) {
+        if (!LinuxFiles.available() || closed) return;
+        try {
+            LinuxFiles.willNeed(pathOf(key), offset, length);
+        } catch (IOException | RuntimeException ignored) {
+            // a hint: the read itself reports what is wrong
         }
     }
 

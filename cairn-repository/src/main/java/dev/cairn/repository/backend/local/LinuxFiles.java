@@ -13,22 +13,25 @@ import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 
 /**
- * {@code syncfs(2)} through the FFM API: one call makes every dirty page and metadata change of the
- * file system holding a path durable (a journal commit and a device cache flush) — what a batch of
- * thousands of objects needs, instead of two fsyncs per object. Linux only; {@link #available()} says
- * whether it can be used here.
+ * Two Linux calls Java has no API for, through the FFM API. {@code syncfs(2)}: one call makes every
+ * dirty page and metadata change of the file system holding a path durable (a journal commit and a
+ * device cache flush) — what a batch of thousands of objects needs, instead of two fsyncs per object.
+ * {@code posix_fadvise(WILLNEED)}: starts the kernel's read-ahead of a file range without copying a
+ * byte. Linux only; {@link #available()} says whether they can be used here.
  */
-final class SyncFs {
+final class LinuxFiles {
     private static final int O_RDONLY = 0, O_CLOEXEC = 0x80000;
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final MethodHandle OPEN;
     private static final MethodHandle SYNCFS;
+    private static final MethodHandle FADVISE;
+    private static final int POSIX_FADV_WILLNEED = 3;
     private static final MethodHandle CLOSE;
 
     static {
-        MethodHandle open = null, syncfs = null, close = null;
+        MethodHandle open = null, syncfs = null, close = null, fadvise = null;
         try {
             Linker.Option errno = Linker.Option.captureCallState("errno");
             var libc = LINKER.defaultLookup();
@@ -37,15 +40,18 @@ final class SyncFs {
             syncfs = LINKER.downcallHandle(libc.find("syncfs").orElseThrow(),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
             close = LINKER.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+            fadvise = LINKER.downcallHandle(libc.find("posix_fadvise").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
         } catch (RuntimeException | LinkageError e) {
             open = null; // not Linux, or native access refused: callers fsync object by object
         }
         OPEN = open;
         SYNCFS = syncfs;
         CLOSE = close;
+        FADVISE = fadvise;
     }
 
-    private SyncFs() {}
+    private LinuxFiles() {}
 
     static boolean available() {
         return OPEN != null;
@@ -68,6 +74,24 @@ final class SyncFs {
             throw e;
         } catch (Throwable t) {
             throw new IOException("syncfs on " + path + " failed", t);
+        }
+    }
+
+    /** Asks the kernel to read {@code length} bytes of the file from {@code offset} into its cache in the background. */
+    static void willNeed(Path path, long offset, long length) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) throw new IOException("open " + path + " failed: errno " + (int) ERRNO.get(state, 0L));
+            try {
+                int ignored = (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED); // a hint: its result changes nothing
+            } finally {
+                int ignored = (int) CLOSE.invokeExact(fd);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("posix_fadvise on " + path + " failed", t);
         }
     }
 }
