@@ -12,6 +12,8 @@
 # to run; ratios need the anchors in the same run). restic uses repository
 # format 2 with --compression auto (zstd) and always encrypts; borg runs with `-e none`. Restores write
 # every byte, zeros too: restic 0.14 (Debian 12) has no sparse restore, so borg runs without --sparse too.
+# Every restore is timed until its bytes are on the disk (`sync`), as a flatten's copy is; the flatten of a
+# clone is timed alone, from a cold cache, and compared with the restores.
 # A benchmark, not a test: it never fails on a timing. Needs restic and borg (scripts/install-test-tools.sh).
 set -eEuo pipefail
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
@@ -135,6 +137,9 @@ timed() {
   printf -v "$var" '%.2f' "$(echo "$t1 - $t0" | bc)"
   echo "  $log: ${!var} s"
 }
+# durably CMD...: a restore is done when its bytes are on the disk, as a flatten's copy is (restic and borg
+# return with gigabytes still in the page cache; a crash then would lose them)
+durably() { "$@" && sync; }
 # record TOOL FULL_S INCR_S REPO_AFTER_FULL_BYTES REPO_GROWTH_BYTES RESTORE_S
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/results.tsv"; }
 check_restore() {   # VERIFY=1: the restored file must equal the changed image
@@ -165,7 +170,7 @@ run_restic() {
   after_full=$(repo_bytes "$work/restic-repo")
   echo "  $(change_image "$work/data/image.raw")"
   timed incr restic-incr.log restic --compression auto backup image.raw   # same path: the full is its parent
-  timed restore restic-restore.log restic restore latest --target "$work/restore"
+  timed restore restic-restore.log durably restic restore latest --target "$work/restore"
   cd "$work"
   record restic "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/restic-repo") - after_full )) "$restore"
   check_restore "$work/restore"
@@ -183,7 +188,7 @@ run_borg() {
   echo "  $(change_image "$work/data/image.raw")"
   timed incr borg-incr.log borg create --compression "$BORG_COMPRESSION" ::incr image.raw
   mkdir -p "$work/restore"; cd "$work/restore"
-  timed restore borg-restore.log borg extract ::incr
+  timed restore borg-restore.log durably borg extract ::incr
   cd "$work"
   record borg "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/borg-repo") - after_full )) "$restore"
   check_restore "$work/restore"
@@ -193,8 +198,8 @@ run_borg() {
 # disk over NBD (not timed: the anchors' image file just exists), then the same three steps through the CLI:
 # a snapshot, the same 1% change written over NBD, a second snapshot, and a restore = the second snapshot's
 # read-only NBD export copied to a file with nbdcopy (a rollback or clone itself is instant). Extra figures:
-# the server's own capture times, the first 4 KiB read of random blocks of a fresh clone (cold base cache),
-# and how long until that clone is flattened (independent) at --flatten-rate 0.
+# the server's own capture times, the first 4 KiB read of random blocks of a fresh clone (cold base cache,
+# while its flatten runs), and how long a second clone takes to be flattened (independent) at --flatten-rate 0.
 run_cairn() {
   echo "== cairn"
   local data="$work/cairn" full incr restore after_full api nbd gib pid
@@ -223,14 +228,14 @@ run_cairn() {
   restore_export() {   # the snapshot's bytes out to a file, through its read-only NBD export
     nbdcopy "nbd://$nbd/$snap2" "$work/restore/image.raw" && truncate -s "$size" "$work/restore/image.raw"
   }
-  timed restore cairn-restore.log restore_export
+  timed restore cairn-restore.log durably restore_export
   record cairn "$full" "$incr" "$after_full" $(( $(repo_bytes "$data/repository") - after_full )) "$restore"
   echo "  server-side capture: $(grep -o 'incremental=[a-z]* blocks=[0-9]* ms=[0-9]* store_ms=[0-9]* commit_ms=[0-9]*' "$work/logs/cairn-serve.log" | tr '\n' ';')"
   check_restore "$work/restore"
 
-  # first reads of a fresh clone: cold base cache, blocks fetched from the repository on demand
-  local t0 t1
-  t0=$(date +%s.%N)
+  # first reads of a fresh clone: cold base cache, blocks fetched from the repository on demand, while the
+  # clone's own flatten runs
+  local t0 t1 clone3
   clone2=$(cli snapshot clone "$snap1" --wait); cli disk attach "$clone2" --instance "$ins" --wait
   drop_caches
   $py - "nbd://$nbd/$clone2" "$size" <<'PYREAD'
@@ -242,11 +247,18 @@ for _ in range(200):
 lat.sort()
 print(f"  first 4 KiB reads of random blocks of a fresh clone: p50 {lat[100]:.1f} ms, p99 {lat[197]:.1f} ms, max {lat[-1]:.1f} ms")
 PYREAD
-  # until that clone no longer needs its snapshot: a full flatten (unlimited rate, started at the clone)
-  # (watched in the server's log, not by polling the API: a CLI poll every 0.2 s would take most of a core)
+  # (flattens are watched in the server's log, not by polling the API: a CLI poll every 0.2 s would take most of a core)
   until grep -q "disk flattened disk=$clone2" "$work/logs/cairn-serve.log"; do sleep 0.05; done
+  # a full flatten alone: from a cold cache, the time from asking for a clone until it no longer needs its
+  # snapshot (unlimited rate; durable: the flatten syncs before it says so) — compared with the restores
+  drop_caches
+  t0=$(date +%s.%N)
+  clone3=$(cli snapshot clone "$snap2" --wait)
+  until grep -q "disk flattened disk=$clone3" "$work/logs/cairn-serve.log"; do sleep 0.05; done
   t1=$(date +%s.%N)
-  echo "  clone made independent (flattened) in $(echo "$t1 - $t0" | bc | xargs printf '%.2f') s, $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MiB/s of image"
+  printf -v flatten '%.2f' "$(echo "$t1 - $t0" | bc)"
+  printf 'flatten\t%s\n' "$flatten" >> "$work/results.tsv"
+  echo "  clone made independent (flattened) in $flatten s, $(echo "$SIZE_MB / $flatten" | bc) MiB/s of image"
 
   # under load: fio random 4 KiB writes at queue depth 16 on the disk for LOAD_S seconds, alone and then
   # while snapshots are taken back to back; the writers' throughput and CreateSnapshot's latency (the
@@ -292,7 +304,10 @@ echo "== results: $SIZE_MB MiB image, 1% scattered 64 KiB change, repository on 
 $py - "$work/results.tsv" "$SIZE_MB" <<'PY'
 import sys
 rows, mib = {}, float(sys.argv[2])
+flatten = None
 for line in open(sys.argv[1]):
+    if line.startswith("flatten\t"):
+        flatten = float(line.split("\t")[1]); continue
     tool, full, incr, after, grow, rest = line.rstrip("\n").split("\t")
     full, incr, rest = float(full), float(incr), float(rest)
     rows[tool] = [full, mib / full, incr, int(after) / 2**20, int(grow) / 2**20, rest, mib / rest]
@@ -307,6 +322,9 @@ if "cairn" in rows:
             r = [c / p if p else float("nan") for c, p in zip(rows["cairn"], rows[peer])]
             print(f"| cairn ÷ {peer} | " + " | ".join(f"{x:.2f}" for x in r) + " |")
     print("\nRatios are cairn's value over the peer's: below 1 is better for s and MiB, above 1 for MiB/s.")
+if flatten:
+    peers = ", ".join(f"{mib / flatten / rows[p][6]:.2f}x {p}'s restore" for p in ("restic", "borg") if p in rows)
+    print(f"\nFull flatten of a clone: {flatten:.2f} s, {mib / flatten:,.0f} MiB/s of image" + (f" ({peers})" if peers else ""))
 PY
 echo
 echo "total ${SECONDS} s; logs and repositories in $work ($(du -sm "$work" | cut -f1) MiB)"

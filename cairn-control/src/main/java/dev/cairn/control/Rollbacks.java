@@ -6,6 +6,7 @@ import dev.cairn.control.ControlException.NotFound;
 import dev.cairn.control.ControlException.ResourceKind;
 import dev.cairn.control.ControlException.SnapshotConflict;
 import dev.cairn.repository.ManifestId;
+import dev.cairn.snapshot.Flatten;
 import dev.cairn.snapshot.SnapshotEngine;
 import java.io.IOException;
 import java.sql.SQLException;
@@ -333,7 +334,7 @@ public final class Rollbacks implements AutoCloseable {
         background.submitOnOwnThread("flatten " + diskId, () -> {
             try {
                 long[] lastWrite = {0};
-                boolean flattened = engine.flatten(diskId, flattenRate, (present, total) -> {
+                Flatten.Result flattened = engine.flatten(diskId, flattenRate, (present, total) -> {
                     long now = System.currentTimeMillis();
                     if (now - lastWrite[0] < SnapshotService.PROGRESS_INTERVAL_MS && present < total) return;
                     lastWrite[0] = now;
@@ -346,7 +347,12 @@ public final class Rollbacks implements AutoCloseable {
                     tx.update("UPDATE disks SET base_manifest = NULL, flatten_percent = NULL WHERE disk_id = ?", diskId);
                     return b;
                 });
-                log.info("disk flattened disk={} copied={}", diskId, flattened);
+                if (flattened == null) {
+                    log.info("disk flattened disk={} copied=false", diskId);
+                } else {
+                    log.info("disk flattened disk={} copied=true copied_mib={} prepare_ms={} copy_ms={} sync_ms={}", diskId,
+                            flattened.copiedBytes() >> 20, flattened.prepareMillis(), flattened.copyMillis(), flattened.syncMillis());
+                }
                 if (base != null) snapshots.release(List.of(base));
             } catch (java.io.InterruptedIOException stopped) {
                 log.info("flatten of {} paused; it resumes on the next start", diskId);

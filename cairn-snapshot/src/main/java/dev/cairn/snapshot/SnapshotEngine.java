@@ -178,15 +178,15 @@ public final class SnapshotEngine {
     }
 
     /**
-     * Flattens a layered disk (see {@link Flatten}); returns false at once if the disk is plain. Holds a
-     * lease while running, so the disk stays open. {@code stop} is polled between blocks (never an
+     * Flattens a layered disk (see {@link Flatten}) and returns what the run did; returns null at once if
+     * the disk is plain. Holds a lease while running, so the disk stays open. {@code stop} is polled
+     * between steps (never an
      * interrupt: that would close the disk's file channel under its other users).
      */
-    public boolean flatten(String diskId, long bytesPerSecond, Flatten.Progress progress, java.util.function.BooleanSupplier stop) throws IOException {
+    public Flatten.Result flatten(String diskId, long bytesPerSecond, Flatten.Progress progress, java.util.function.BooleanSupplier stop) throws IOException {
         try (VolumeManager.Lease lease = volumes.open(diskId)) {
-            if (!(lease.tracked().inner() instanceof OverlayVolume overlay)) return false;
-            new Flatten(overlay, bytesPerSecond, stop).run(progress);
-            return true;
+            if (!(lease.tracked().inner() instanceof OverlayVolume overlay)) return null;
+            return new Flatten(overlay, bytesPerSecond, stop).run(progress);
         }
     }
 
