@@ -59,39 +59,39 @@ final class LinuxFiles {
 
     /** Makes everything written to the file system holding {@code path} durable. */
     static void sync(Path path) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) throw new IOException("open " + path + " for syncfs failed: errno " + (int) ERRNO.get(state, 0L));
-            try {
-                if ((int) SYNCFS.invokeExact(state, fd) != 0) {
-                    throw new IOException("syncfs on " + path + " failed: errno " + (int) ERRNO.get(state, 0L));
-                }
-            } finally {
-                int ignored = (int) CLOSE.invokeExact(fd);
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException("syncfs on " + path + " failed", t);
-        }
+        onOpenFile(path, "syncfs", (fd, state) -> {
+            if ((int) SYNCFS.invokeExact(state, fd) != 0) throw new IOException("syncfs on " + path + " failed: errno " + (int) ERRNO.get(state, 0L));
+        });
     }
 
     /** Asks the kernel to read {@code length} bytes of the file from {@code offset} into its cache in the background. */
     static void willNeed(Path path, long offset, long length) throws IOException {
+        onOpenFile(path, "posix_fadvise", (fd, state) -> {
+            int ignored = (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED); // a hint: its result changes nothing
+        });
+    }
+
+    /** A native call on an open file descriptor; {@code state} captures errno. */
+    @FunctionalInterface
+    private interface FdCall {
+        void call(int fd, MemorySegment state) throws Throwable;
+    }
+
+    /** Opens {@code path} read-only, makes the call, closes it; failures are IOExceptions naming {@code what}. */
+    private static void onOpenFile(Path path, String what, FdCall call) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) throw new IOException("open " + path + " failed: errno " + (int) ERRNO.get(state, 0L));
+            if (fd < 0) throw new IOException("open " + path + " for " + what + " failed: errno " + (int) ERRNO.get(state, 0L));
             try {
-                int ignored = (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED); // a hint: its result changes nothing
+                call.call(fd, state);
             } finally {
                 int ignored = (int) CLOSE.invokeExact(fd);
             }
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
-            throw new IOException("posix_fadvise on " + path + " failed", t);
+            throw new IOException(what + " on " + path + " failed", t);
         }
     }
 }
