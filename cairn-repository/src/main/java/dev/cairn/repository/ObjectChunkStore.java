@@ -47,6 +47,12 @@ final class ObjectChunkStore implements ChunkStore {
         return backend.get(key(id));
     }
 
+    /** Each chunk is its own object: a hint per object (a chunk is at most a block, so Integer.MAX_VALUE covers it). */
+    @Override
+    public void willRead(ChunkId[] ids) {
+        for (ChunkId id : ids) backend.willRead(key(id), 0, Integer.MAX_VALUE);
+    }
+
     @Override
     public void list(Consumer<ObjectInfo> each) throws IOException {
         backend.list(ObjectKind.CHUNK, each);
