@@ -14,7 +14,8 @@
 # every byte, zeros too: restic 0.14 (Debian 12) has no sparse restore, so borg runs without --sparse too.
 # Every restore is timed until its bytes are on the disk (`sync`), as a flatten's copy is; the flatten of a
 # clone is timed alone, from a cold cache, and compared with the restores.
-# A benchmark, not a test: it never fails on a timing. Needs restic and borg (scripts/install-test-tools.sh).
+# A benchmark, not a test: it never fails on a timing. Needs restic and borg (scripts/install-test-tools.sh)
+# and about 10 times SIZE_MB free in WORK (each tool's image copy, repository and restore are kept).
 set -eEuo pipefail
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +34,7 @@ done
 if [ -d "$work" ] && [ -n "$(ls -A "$work")" ] && [ ! -e "$work/.cairn-bench-snapshot" ]; then
   echo "$work exists, is not empty and was not made by this script; refusing to wipe it" >&2; exit 1
 fi
-rm -rf "$work"; mkdir -p "$work/data" "$work/logs" "$work/cache"; touch "$work/.cairn-bench-snapshot"
+rm -rf "$work"; mkdir -p "$work/logs" "$work/cache"; touch "$work/.cairn-bench-snapshot"
 trap 'echo "failed at line $LINENO; logs in $work/logs" >&2' ERR
 
 # The image generator and the change writer. Every byte comes from SHAKE-128 of (seed, label, index), so a
@@ -119,7 +120,7 @@ cmd, target, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4
 PY
 
 change_image() { $py "$work/image.py" change "$1" "$size" "$SEED"; }   # file or nbd:// URI
-reset_image() { cp --sparse=always "$work/pristine.raw" "$work/data/image.raw"; }
+reset_image() { mkdir -p "$work/data-$1"; cp --sparse=always "$work/pristine.raw" "$work/data-$1/image.raw"; }   # TOOL: a fresh file, none overwritten
 repo_bytes() { du -sb "$1" | cut -f1; }
 drop_note=""
 drop_caches() {   # cold cache before each timed step, like the reference baselines
@@ -142,11 +143,14 @@ timed() {
 durably() { "$@" && sync; }
 # record TOOL FULL_S INCR_S REPO_AFTER_FULL_BYTES REPO_GROWTH_BYTES RESTORE_S
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$work/results.tsv"; }
+# Nothing is deleted or overwritten between the timed steps (each tool has its own copy of the image and
+# its own restore dir, kept until the next run wipes the work dir): deleting 4 GiB on a file system
+# mounted with `discard` (as this machine's root is) sends the device discards that slowed whichever tool
+# ran next (measured: Cairn's full snapshot and flatten 10-15% slower right after borg's restore was deleted).
 check_restore() {   # VERIFY=1: the restored file must equal the changed image
   local f; f=$(find "$1" -name image.raw -type f | head -1)
   [ -n "$f" ] || { echo "no image.raw under $1" >&2; return 1; }
-  if [ "$VERIFY" = 1 ]; then cmp "$f" "$work/data/image.raw" && echo "  restore verified: identical to the changed image"; fi
-  rm -rf "$1"
+  if [ "$VERIFY" = 1 ]; then cmp "$f" "$work/changed.raw" && echo "  restore verified: identical to the changed image"; fi
 }
 
 echo "== $(date -u +%FT%TZ) $(restic version | cut -d' ' -f1-2), $(borg --version); image $SIZE_MB MiB, seed $SEED, work dir $work"
@@ -155,43 +159,43 @@ $py "$work/image.py" gen "$work/pristine.raw" "$size" "$SEED"
 echo "  generated in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s; $(du -m "$work/pristine.raw" | cut -f1) MiB allocated"
 if [ "$VERIFY" = 1 ]; then
   echo "  sha256 pristine $(sha256sum < "$work/pristine.raw" | cut -d' ' -f1)"
-  reset_image; change_image "$work/data/image.raw" > /dev/null
-  echo "  sha256 changed  $(sha256sum < "$work/data/image.raw" | cut -d' ' -f1)"
+  cp --sparse=always "$work/pristine.raw" "$work/changed.raw"; change_image "$work/changed.raw" > /dev/null
+  echo "  sha256 changed  $(sha256sum < "$work/changed.raw" | cut -d' ' -f1)"
 fi
 
 run_restic() {
   echo "== restic"
   export RESTIC_PASSWORD=cairn-bench RESTIC_REPOSITORY="$work/restic-repo" RESTIC_CACHE_DIR="$work/cache/restic"
   local full incr restore after_full
-  reset_image
+  reset_image restic
   restic init --repository-version 2 > "$work/logs/restic-init.log" 2>&1
-  cd "$work/data"
+  cd "$work/data-restic"
   timed full restic-full.log restic --compression auto backup image.raw
   after_full=$(repo_bytes "$work/restic-repo")
-  echo "  $(change_image "$work/data/image.raw")"
+  echo "  $(change_image "$work/data-restic/image.raw")"
   timed incr restic-incr.log restic --compression auto backup image.raw   # same path: the full is its parent
-  timed restore restic-restore.log durably restic restore latest --target "$work/restore"
+  timed restore restic-restore.log durably restic restore latest --target "$work/restore-restic"
   cd "$work"
   record restic "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/restic-repo") - after_full )) "$restore"
-  check_restore "$work/restore"
+  check_restore "$work/restore-restic"
 }
 
 run_borg() {
   echo "== borg (-e none, --compression $BORG_COMPRESSION)"
   export BORG_REPO="$work/borg-repo" BORG_BASE_DIR="$work/cache/borg" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
   local full incr restore after_full
-  reset_image
+  reset_image borg
   borg init -e none > "$work/logs/borg-init.log" 2>&1
-  cd "$work/data"
+  cd "$work/data-borg"
   timed full borg-full.log borg create --compression "$BORG_COMPRESSION" ::full image.raw
   after_full=$(repo_bytes "$work/borg-repo")
-  echo "  $(change_image "$work/data/image.raw")"
+  echo "  $(change_image "$work/data-borg/image.raw")"
   timed incr borg-incr.log borg create --compression "$BORG_COMPRESSION" ::incr image.raw
-  mkdir -p "$work/restore"; cd "$work/restore"
+  mkdir -p "$work/restore-borg"; cd "$work/restore-borg"
   timed restore borg-restore.log durably borg extract ::incr
   cd "$work"
   record borg "$full" "$incr" "$after_full" $(( $(repo_bytes "$work/borg-repo") - after_full )) "$restore"
-  check_restore "$work/restore"
+  check_restore "$work/restore-borg"
 }
 
 # Cairn: `cairn serve` on its own data dir (repository on the same disk), the pristine image copied onto a
@@ -224,14 +228,14 @@ run_cairn() {
   echo "  $(change_image "nbd://$nbd/$disk")"
   timed incr cairn-incr.log cli snapshot create "$disk" --wait
   snap2=$(tail -1 "$work/logs/cairn-incr.log")
-  mkdir -p "$work/restore"
+  mkdir -p "$work/restore-cairn"
   restore_export() {   # the snapshot's bytes out to a file, through its read-only NBD export
-    nbdcopy "nbd://$nbd/$snap2" "$work/restore/image.raw" && truncate -s "$size" "$work/restore/image.raw"
+    nbdcopy "nbd://$nbd/$snap2" "$work/restore-cairn/image.raw" && truncate -s "$size" "$work/restore-cairn/image.raw"
   }
   timed restore cairn-restore.log durably restore_export
   record cairn "$full" "$incr" "$after_full" $(( $(repo_bytes "$data/repository") - after_full )) "$restore"
   echo "  server-side capture: $(grep -o 'incremental=[a-z]* blocks=[0-9]* ms=[0-9]* store_ms=[0-9]* commit_ms=[0-9]*' "$work/logs/cairn-serve.log" | tr '\n' ';')"
-  check_restore "$work/restore"
+  check_restore "$work/restore-cairn"
 
   # first reads of a fresh clone: cold base cache, blocks fetched from the repository on demand, while the
   # clone's own flatten runs
