@@ -180,8 +180,7 @@ public final class SnapshotEngine {
     /**
      * Flattens a layered disk (see {@link Flatten}) and returns what the run did; returns null at once if
      * the disk is plain. Holds a lease while running, so the disk stays open. {@code stop} is polled
-     * between steps (never an
-     * interrupt: that would close the disk's file channel under its other users).
+     * between steps (never an interrupt: that would close the disk's file channel under its other users).
      */
     public Flatten.Result flatten(String diskId, long bytesPerSecond, Flatten.Progress progress, java.util.function.BooleanSupplier stop) throws IOException {
         try (VolumeManager.Lease lease = volumes.open(diskId)) {

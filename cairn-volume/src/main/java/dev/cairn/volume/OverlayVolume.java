@@ -26,8 +26,8 @@ import org.roaringbitmap.RoaringBitmap;
  *       of the set, syncs the file, then saves the picture. After a crash a block is present only if
  *       its bytes are durable; otherwise it reads from the base again, which is what an unflushed
  *       change may do.</li>
- *   <li>Flattening ({@link #flattenBlocks}) copies base blocks in the same way, under the same locks; once every block is
- *       present the base is no longer needed ({@link #complete}).</li>
+ *   <li>Flattening ({@link #flattenBlocks}) copies base blocks in the same way, under the same locks;
+ *       once every block is present the base is no longer needed ({@link #complete}).</li>
  * </ul>
  *
  * <p><b>Threads.</b> Data calls run under the read side of {@code gate}; {@link #resize} and
