@@ -92,6 +92,25 @@ public abstract class BackendContract {
     }
 
     @Test
+    void hintedRangesReadRightEvenPastTheReadAheadBoundAndAreGoneOnceDeleted() throws Exception {
+        ObjectKey k = key(ObjectKind.PACK, 13);
+        byte[] bytes = new byte[200 * 64];
+        new Random(3).nextBytes(bytes);
+        backend.putIfAbsent(k, ByteBuffer.wrap(bytes));
+        for (int i = 0; i < 200; i++) backend.willRead(k, i * 64L, 64); // more hints than any backend keeps
+        for (int i = 199; i >= 0; i--) {
+            ByteBuffer got = backend.get(k, i * 64L, 64);
+            assertThat(got.remaining()).isEqualTo(64);
+            byte[] part = new byte[64];
+            got.get(part);
+            assertThat(part).as("range %d", i).isEqualTo(java.util.Arrays.copyOfRange(bytes, i * 64, i * 64 + 64));
+        }
+        backend.willRead(k, 0, 64);
+        backend.delete(k);
+        assertThatThrownBy(() -> backend.get(k, 0, 64)).as("a hint must not outlive a delete").isInstanceOf(NoSuchObjectException.class);
+    }
+
+    @Test
     void secondPutOfTheSameKeyReportsPresentAndKeepsTheFirstBytes() throws Exception {
         ObjectKey k = key(ObjectKind.PAGE, 2);
         assertThat(backend.putIfAbsent(k, bytes("first"))).isTrue();

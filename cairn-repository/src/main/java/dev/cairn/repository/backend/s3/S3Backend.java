@@ -116,6 +116,22 @@ public final class S3Backend implements Backend {
     private final String base;
     private final SecureRandom random = new SecureRandom();
 
+    /**
+     * Ranges a read-ahead hint ({@link #willRead}) is fetching or has fetched, by key and range: the
+     * {@link #get(ObjectKey, long, int) get} of exactly that range takes the bytes instead of asking
+     * S3 again, so a flatten's next runs download while it copies the current ones. Bounded: at most
+     * {@link #READ_AHEAD_RANGES} ranges of at most {@link #READ_AHEAD_MAX_BYTES}; a hint that finds no
+     * room is dropped, one not taken within {@link #READ_AHEAD_TTL_NANOS} is forgotten, and a delete of
+     * the key forgets its ranges (a get after a delete must not see the old bytes).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, Prefetch> readAhead = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ExecutorService readAheadThreads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+    static final int READ_AHEAD_RANGES = 32;
+    static final int READ_AHEAD_MAX_BYTES = 4 << 20;
+    static final long READ_AHEAD_TTL_NANOS = 30_000_000_000L;
+
+    private record Prefetch(ObjectKey key, java.util.concurrent.CompletableFuture<ByteBuffer> bytes, long startedNanos) {}
+
     private S3Backend(S3Client client, Options options) {
         this.client = client;
         this.options = options;
@@ -232,6 +248,51 @@ public final class S3Backend implements Backend {
     @Override
     public ByteBuffer get(ObjectKey key, long offset, int length) throws IOException {
         if (length == 0) return ByteBuffer.allocate(0);
+        Prefetch ahead = readAhead.remove(rangeId(key, offset, length));
+        if (ahead != null) {
+            try {
+                return ahead.bytes().join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                // the hint's fetch failed: ask again, and report what that says
+            }
+        }
+        return getRange(key, offset, length);
+    }
+
+    @Override
+    public void willRead(ObjectKey key, long offset, long length) {
+        if (length <= 0 || length > READ_AHEAD_MAX_BYTES) return;
+        if (readAhead.size() >= READ_AHEAD_RANGES) {
+            long now = System.nanoTime();
+            readAhead.values().removeIf(p -> now - p.startedNanos() > READ_AHEAD_TTL_NANOS);
+            if (readAhead.size() >= READ_AHEAD_RANGES) return;
+        }
+        Prefetch p = new Prefetch(key, new java.util.concurrent.CompletableFuture<>(), System.nanoTime());
+        if (readAhead.putIfAbsent(rangeId(key, offset, (int) length), p) != null) return;
+        try {
+            readAheadThreads.execute(() -> {
+                try {
+                    p.bytes().complete(getRange(key, offset, (int) length));
+                } catch (Throwable t) {
+                    p.bytes().completeExceptionally(t);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            readAhead.remove(rangeId(key, offset, (int) length), p);
+        }
+    }
+
+    /** The fetch a hint started for exactly this range, or null (for tests). */
+    java.util.concurrent.Future<ByteBuffer> readAheadOf(ObjectKey key, long offset, int length) {
+        Prefetch p = readAhead.get(rangeId(key, offset, length));
+        return p == null ? null : p.bytes();
+    }
+
+    private static String rangeId(ObjectKey key, long offset, int length) {
+        return key.path() + "@" + offset + "+" + length;
+    }
+
+    private ByteBuffer getRange(ObjectKey key, long offset, int length) throws IOException {
         ByteBuffer b = get(key, "bytes=" + offset + "-" + (offset + length - 1));
         if (b.remaining() != length) throw new java.io.EOFException("object " + key + " returned " + b.remaining() + " of the " + length + " bytes asked for at " + offset);
         return b;
@@ -302,6 +363,9 @@ public final class S3Backend implements Backend {
             if (e.statusCode() != 404) throw io("delete", key, e);
         } catch (SdkException e) {
             throw io("delete", key, e);
+        } finally {
+            // after the delete: a hint's fetch that began before it is dropped; one that begins later finds no object
+            readAhead.values().removeIf(p -> p.key().equals(key));
         }
     }
 
@@ -312,6 +376,8 @@ public final class S3Backend implements Backend {
 
     @Override
     public void close() {
+        readAheadThreads.shutdownNow();
+        readAhead.clear();
         client.close();
     }
 

@@ -6,6 +6,7 @@ import dev.cairn.repository.backend.Backend;
 class S3BackendHeadThenPutTest extends S3BackendTest {
     @Override
     protected Backend newBackend() throws Exception {
-        return S3Backend.open(server.newBucketOptions().withListPageSize(100).withConditionalPut(false));
+        options = server.newBucketOptions().withListPageSize(100).withConditionalPut(false);
+        return S3Backend.open(options);
     }
 }
