@@ -233,21 +233,28 @@ class PackChunkStoreTest {
         assertThat(b.verify(1.0).problems()).isEmpty();
     }
 
-    /** A backend whose pack puts fail while {@code full} is set (a full disk, an unreachable bucket). */
-    static final class FailingPacks implements dev.cairn.repository.backend.Backend {
+    /** A memory backend seen through a subclass that changes a call or two. */
+    static class OverMemory implements dev.cairn.repository.backend.Backend {
         final dev.cairn.repository.backend.MemoryBackend inner = new dev.cairn.repository.backend.MemoryBackend();
+
+        @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException { return inner.putIfAbsent(key, bytes); }
+        @Override public ByteBuffer get(ObjectKey key) throws IOException { return inner.get(key); }
+        @Override public ByteBuffer get(ObjectKey key, long offset, int length) throws IOException { return inner.get(key, offset, length); }
+        @Override public boolean exists(ObjectKey key) { return inner.exists(key); }
+        @Override public void list(ObjectKind kind, java.util.function.Consumer<ObjectInfo> each) { inner.list(kind, each); }
+        @Override public void delete(ObjectKey key) { inner.delete(key); }
+        @Override public String describe() { return getClass().getSimpleName(); }
+        @Override public void close() {}
+    }
+
+    /** A backend whose pack puts fail while {@code full} is set (a full disk, an unreachable bucket). */
+    static final class FailingPacks extends OverMemory {
         volatile boolean full;
 
         @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException {
             if (full && key.kind() == ObjectKind.PACK) throw new dev.cairn.repository.backend.BackendFullException("no room for " + key, null);
             return inner.putIfAbsent(key, bytes);
         }
-        @Override public ByteBuffer get(ObjectKey key) throws IOException { return inner.get(key); }
-        @Override public boolean exists(ObjectKey key) { return inner.exists(key); }
-        @Override public void list(ObjectKind kind, java.util.function.Consumer<ObjectInfo> each) { inner.list(kind, each); }
-        @Override public void delete(ObjectKey key) { inner.delete(key); }
-        @Override public String describe() { return "failing packs"; }
-        @Override public void close() {}
     }
 
     @Test
@@ -280,8 +287,7 @@ class PackChunkStoreTest {
     }
 
     /** A backend that counts range reads of packs and records read-ahead hints. */
-    static final class CountingReads implements dev.cairn.repository.backend.Backend {
-        final dev.cairn.repository.backend.MemoryBackend inner = new dev.cairn.repository.backend.MemoryBackend();
+    static final class CountingReads extends OverMemory {
         final java.util.concurrent.atomic.AtomicInteger packReads = new java.util.concurrent.atomic.AtomicInteger();
         final List<String> hints = java.util.Collections.synchronizedList(new ArrayList<>());
 
@@ -290,13 +296,6 @@ class PackChunkStoreTest {
             return inner.get(key, offset, length);
         }
         @Override public void willRead(ObjectKey key, long offset, long length) { hints.add(key.name()); }
-        @Override public boolean putIfAbsent(ObjectKey key, ByteBuffer bytes) throws IOException { return inner.putIfAbsent(key, bytes); }
-        @Override public ByteBuffer get(ObjectKey key) throws IOException { return inner.get(key); }
-        @Override public boolean exists(ObjectKey key) { return inner.exists(key); }
-        @Override public void list(ObjectKind kind, java.util.function.Consumer<ObjectInfo> each) { inner.list(kind, each); }
-        @Override public void delete(ObjectKey key) { inner.delete(key); }
-        @Override public String describe() { return "counting reads"; }
-        @Override public void close() {}
     }
 
     @Test
