@@ -144,22 +144,24 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
                 read(offset, dst); // not whole blocks: the usual path
                 return;
             }
-            List<Long> fetch = new ArrayList<>();
-            List<ByteBuffer> windows = new ArrayList<>();
+            long first = offset / blockSize;
+            int count = (int) ((end - 1) / blockSize - first + 1);
+            long[] fetch = new long[count];
+            ByteBuffer[] windows = new ByteBuffer[count];
+            int n = 0;
             int at = dst.position();
-            for (long b = offset / blockSize; b <= (end - 1) / blockSize; b++) {
+            for (long b = first; b < first + count; b++) {
                 int length = manifest.blockLength(b);
                 ByteBuffer window = dst.slice(at, length);
                 if (filled.get(b)) {
                     read(b * blockSize, window);
                 } else {
-                    fetch.add(b);
-                    windows.add(window);
+                    fetch[n] = b;
+                    windows[n++] = window;
                 }
                 at += length;
             }
-            long[] blocks = fetch.stream().mapToLong(Long::longValue).toArray();
-            fetchedBytes.add(manifest.readBlocks(blocks, windows.toArray(ByteBuffer[]::new)));
+            fetchedBytes.add(manifest.readBlocks(java.util.Arrays.copyOf(fetch, n), java.util.Arrays.copyOf(windows, n)));
             dst.position(at);
         }
 
