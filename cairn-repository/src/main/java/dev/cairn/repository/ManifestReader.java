@@ -2,19 +2,15 @@ package dev.cairn.repository;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * Random and sequential access to one committed manifest. Obtained from {@link Repository#openManifest},
- * which has read and verified the root; pages are read (and verified) on first use and a few are
- * cached.
+ * which has read and verified the root; pages are read (and verified) on first use and kept in the
+ * repository's page cache, shared with other readers and writers.
  *
  * <p><b>Threads.</b> Thread-safe: a base cache may fill blocks from several threads at once.
  */
 public final class ManifestReader {
-
-    private static final int CACHED_PAGES = 16;
 
     /** Receives manifest entries in index order. */
     @FunctionalInterface
@@ -26,12 +22,6 @@ public final class ManifestReader {
     private final ManifestId id;
     private final ManifestRoot root;
     private final ManifestInfo info;
-    private final Map<Integer, long[]> cache = new LinkedHashMap<>(CACHED_PAGES, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Integer, long[]> eldest) {
-            return size() > CACHED_PAGES;
-        }
-    };
 
     ManifestReader(Repository repo, ManifestId id, ManifestRoot root, long rootBytes) {
         this.repo = repo;
@@ -143,15 +133,7 @@ public final class ManifestReader {
     }
 
     private long[] page(int k) throws IOException {
-        synchronized (cache) {
-            long[] words = cache.get(k);
-            if (words != null) return words;
-        }
-        long[] words = repo.readPage(root.pageId(k), root.pageEntries);
-        synchronized (cache) {
-            cache.put(k, words);
-        }
-        return words;
+        return repo.cachedPage(root.pageId(k), root.pageEntries); // shared: only read
     }
 
     private void checkIndex(long index) {

@@ -3,6 +3,7 @@ package dev.cairn.repository;
 import dev.cairn.repository.backend.NoSuchObjectException;
 import dev.cairn.repository.backend.ObjectKey;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Map;
@@ -231,7 +232,7 @@ public final class ManifestWriter implements AutoCloseable {
                 return words;
             }
         }
-        long[] loaded = repo.readPage(id, pageEntries); // I/O outside the lock; another thread may load it too
+        long[] loaded = repo.cachedPage(id, pageEntries).clone(); // outside the lock; one load per page at a time
         synchronized (this) {
             ensureOpen();
             long[] words = dirty.get(k);
@@ -262,28 +263,21 @@ public final class ManifestWriter implements AutoCloseable {
         boolean done = false;
         try {
             ChunkCodec codec = repo.codec();
-            long newPageBytes = 0;
             ChunkId[] ids = pageIds.clone();
-            for (var e : pages.entrySet()) {
-                long[] words = e.getValue();
-                int count = countNonZero(words);
-                nonZero += count;
-                if (count == 0) {
-                    ids[e.getKey()] = ChunkId.ZERO; // an all-zero page is not stored
-                    continue;
-                }
-                byte[] plain = new byte[words.length * 8];
-                ByteBuffer.wrap(plain).asLongBuffer().put(words);
-                ChunkId pageId = codec.contentId(plain, 0, plain.length);
-                registration.publishPage(pageId);
-                ObjectKey key = ChunkCodec.Type.PAGE.keyOf(pageId);
-                if (!batch.holds(key) && !repo.backend().exists(key)) {
-                    ByteBuffer encoded = codec.encode(ChunkCodec.Type.PAGE, pageId, plain);
-                    long size = encoded.remaining();
-                    if (batch.putIfAbsent(key, encoded)) newPageBytes += size;
-                }
-                ids[e.getKey()] = pageId;
+            LongAdder newPageBytes = new LongAdder();
+            // pages are independent objects: hashed, compressed and written to temp files on all cores
+            try {
+                pages.entrySet().parallelStream().forEach(e -> {
+                    try {
+                        ids[e.getKey()] = storePage(e.getValue(), newPageBytes);
+                    } catch (IOException io) {
+                        throw new UncheckedIOException(io);
+                    }
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
             }
+            for (var e : pages.entrySet()) nonZero += countNonZero(e.getValue());
             // the last chunks and the pages, durable and visible in one group commit before the root names them
             // (a page may be linked before a chunk it names, but nothing reads a page before its root exists)
             commitBatch();
@@ -291,7 +285,7 @@ public final class ManifestWriter implements AutoCloseable {
             int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
             if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
             ManifestRoot root = new ManifestRoot(blockSize, diskSize, pageEntries, repo.clock().instant(), parentId, logical, nonZero,
-                    newChunks.sum(), newChunkBytes.sum(), newPageBytes, metadata, ids);
+                    newChunks.sum(), newChunkBytes.sum(), newPageBytes.sum(), metadata, ids);
             byte[] plain = root.encode();
             ChunkId rootId = codec.contentId(plain, 0, plain.length);
             repo.backend().putIfAbsent(ChunkCodec.Type.ROOT.keyOf(rootId), codec.encode(ChunkCodec.Type.ROOT, rootId, plain));
@@ -302,6 +296,10 @@ public final class ManifestWriter implements AutoCloseable {
             done = true;
             batch.close();
             registration.close(); // only now: the root is durable and GC will see it
+            // committed: these pages never change again, and the next snapshot of this disk starts from them
+            for (var e : pages.entrySet()) {
+                if (!ids[e.getKey()].isZero()) repo.committedPage(ids[e.getKey()], e.getValue());
+            }
             return new ManifestId(rootId);
         } finally {
             if (!done) {
@@ -310,6 +308,23 @@ public final class ManifestWriter implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Puts one changed page in the batch unless the repository has it; its id, or ZERO for an all-zero page (not stored). */
+    private ChunkId storePage(long[] words, LongAdder newPageBytes) throws IOException {
+        if (countNonZero(words) == 0) return ChunkId.ZERO;
+        ChunkCodec codec = repo.codec();
+        byte[] plain = new byte[words.length * 8];
+        ByteBuffer.wrap(plain).asLongBuffer().put(words);
+        ChunkId pageId = codec.contentId(plain, 0, plain.length);
+        registration.publishPage(pageId);
+        ObjectKey key = ChunkCodec.Type.PAGE.keyOf(pageId);
+        if (!batch.holds(key) && !repo.backend().exists(key)) {
+            ByteBuffer encoded = codec.encode(ChunkCodec.Type.PAGE, pageId, plain);
+            long size = encoded.remaining();
+            if (batch.putIfAbsent(key, encoded)) newPageBytes.add(size);
+        }
+        return pageId;
     }
 
     /** A group commit: the chunks handed over so far, and the pages put, durable; then the chunks findable. */

@@ -58,6 +58,8 @@ public final class Repository {
     private final ArrayBlockingQueue<byte[]> scratch = new ArrayBlockingQueue<>(16);
     /** The same for blocks in direct buffers (see {@link ChunkCodec#encodeDirect}). */
     private final ArrayBlockingQueue<ByteBuffer> directScratch = new ArrayBlockingQueue<>(16);
+    /** Pages the last snapshots wrote or read: the next snapshot of a disk starts from its parent's in memory. */
+    private final PageCache pages = new PageCache(PageCache.DEFAULT_BYTES);
 
     private Repository(Backend backend, RepositoryConfig config, ChunkCodec codec, InstantSource clock) throws IOException {
         this.backend = backend;
@@ -470,6 +472,23 @@ public final class Repository {
         long[] words = new long[entries * 4];
         ByteBuffer.wrap(plain).asLongBuffer().get(words);
         return words;
+    }
+
+    /**
+     * Page {@code pageId} of {@code entries} ids from memory if a recent writer or reader had it, else read
+     * and verified. The array is shared: never change it (copy it first).
+     */
+    long[] cachedPage(ChunkId pageId, int entries) throws IOException {
+        long[] words = pages.get(pageId, () -> readPage(pageId, entries));
+        if (words.length != entries * 4) {
+            throw new CorruptObjectException(ChunkCodec.Type.PAGE.keyOf(pageId), "page holds " + words.length / 4 + " entries, not " + entries);
+        }
+        return words;
+    }
+
+    /** Keeps a page a writer has just committed for the next writer or reader ({@code words} never changes again). */
+    void committedPage(ChunkId pageId, long[] words) {
+        pages.put(pageId, words);
     }
 
     /** Reads and verifies a page of {@code entries} ids; returns 4 words per entry. */
