@@ -112,17 +112,30 @@ abstract class ClientCommand {
     static final List<Output.Column> SHARE_COLUMNS = List.of(new Output.Column("ACCOUNT", "AccountId"), new Output.Column("SINCE", "CreatedTime"));
 
     /**
-     * How often a waiting CLI command asks again: a twentieth of the time waited so far, between 20 and
-     * 100 ms. A short wait (most end within a second) learns of the end within 20 ms; a long one within
-     * 100 ms (at 250 ms a 6 s snapshot was seen done 125 ms late on average), without asking the server
-     * more often than it needs to (a poll is one describe call, about a millisecond of both processes).
+     * How often a waiting CLI command asks again. Without progress to go by: a twentieth of the time waited
+     * so far, between 20 and 100 ms — a short wait (most end within a second) learns of the end within
+     * 20 ms, a long one within 100 ms. With a percentage done (snapshots, copies): half the time the rate
+     * so far says is left, between 20 and 250 ms, so polls come 4 times a second mid-way (enough for the
+     * progress bar) and close in on the expected end. Each poll costs both processes CPU the work being
+     * waited for could use: on a freshly started server, whose API code still runs in the interpreter,
+     * about 13 ms of server CPU (measured: 76 polls during a 7.4 s full snapshot, 6% of both cores).
      */
     static final class PollInterval {
         private final long started = System.nanoTime();
 
         void sleep() throws InterruptedException {
-            long waited = (System.nanoTime() - started) / 1_000_000;
-            Thread.sleep(Math.clamp(waited / 20, 20, 100)); // a CLI poll interval, not a test wait
+            sleep(-1);
+        }
+
+        /** Sleeps until the next poll, given the last percentage done (negative: not known). */
+        void sleep(int percent) throws InterruptedException {
+            Thread.sleep(millis((System.nanoTime() - started) / 1_000_000, percent)); // a CLI poll interval, not a test wait
+        }
+
+        static long millis(long waitedMillis, int percent) {
+            if (percent <= 0 || percent >= 100) return Math.clamp(waitedMillis / 20, 20, 100);
+            long left = waitedMillis * (100 - percent) / percent;
+            return Math.clamp(left / 2, 20, 250);
         }
     }
 

@@ -176,13 +176,14 @@ final class SnapshotCommand {
                 throw new IOException("snapshot " + id + " failed (see the disk's operation log and the server log)");
             }
             JsonNode s = set.get(0);
-            bar.show(s.path("Percent").asInt(), s.path("BytesRead").asLong());
+            int percent = s.path("Percent").asInt();
+            bar.show(percent, s.path("BytesRead").asLong());
             if (s.path("SnapshotState").asText().equals("NORMAL")) {
                 bar.end();
                 return;
             }
             if (System.nanoTime() > deadline) throw new IOException("timed out waiting for snapshot " + id);
-            poll.sleep();
+            poll.sleep(percent);
         }
     }
 
@@ -305,7 +306,7 @@ final class SnapshotCommand {
                     default -> { }
                 }
                 if (System.nanoTime() > deadline) throw new IOException("timed out waiting for copy " + copyId);
-                poll.sleep();
+                poll.sleep(c.path("Percent").asInt());
             }
         }
     }
