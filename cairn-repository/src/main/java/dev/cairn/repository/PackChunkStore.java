@@ -53,6 +53,12 @@ final class PackChunkStore implements ChunkStore {
     private final Backend backend;
     private final ChunkCodec codec;
     private final int targetPackBytes;
+    /**
+     * Pack buffers between packs: native memory, so a sealed pack goes to its file in one write with no
+     * copy into a temporary buffer, and no pack is a "humongous" heap object to G1 (each allocation of
+     * one could start a collection); reused, as a capture seals about one pack per 16 MiB stored.
+     */
+    private final java.util.concurrent.ArrayBlockingQueue<ByteBuffer> spareBuffers = new java.util.concurrent.ArrayBlockingQueue<>(4);
     private final int blockSize;
     private final java.time.InstantSource clock;
     private final PackIndex index = new PackIndex();
@@ -315,6 +321,18 @@ final class PackChunkStore implements ChunkStore {
         return new PackWrites(batch, false);
     }
 
+    /** A pack buffer with room for {@code need} bytes: a spare one, or a new one a little larger than a pack. */
+    private ByteBuffer packBuffer(int need) {
+        ByteBuffer spare = spareBuffers.poll();
+        if (spare != null && spare.capacity() >= need) return spare.clear();
+        return ByteBuffer.allocateDirect(Math.max(need + need / 2, targetPackBytes + targetPackBytes / 8));
+    }
+
+    /** Keeps a pack buffer for the next pack (a full pool, or an oversized buffer, leaves it to the GC). */
+    private void recycle(ByteBuffer buffer) {
+        if (buffer.capacity() <= 2 * targetPackBytes) spareBuffers.offer(buffer);
+    }
+
     /**
      * One writer's packs: chunks are appended to an open pack, which is sealed (trailer added) and handed
      * to the batch when it reaches the target size or at {@link #flush}. Each flush also hands over an
@@ -325,7 +343,7 @@ final class PackChunkStore implements ChunkStore {
         /** GC's rewrite: chunks already findable elsewhere are stored again, and move here at commit. */
         private final boolean move;
         private final Object lock = new Object();
-        private byte[] buffer;
+        private ByteBuffer buffer;
         private int used;
         private List<PackFormat.Entry> entries = new ArrayList<>();
         private final Set<ChunkId> held = new HashSet<>();
@@ -354,7 +372,7 @@ final class PackChunkStore implements ChunkStore {
             checkIntact();
             if (!move && index.contains(id)) return false;
             int length = encoded.remaining();
-            byte[] full = null;
+            ByteBuffer full = null;
             int fullUsed = 0;
             List<PackFormat.Entry> fullEntries = null;
             synchronized (lock) {
@@ -368,13 +386,16 @@ final class PackChunkStore implements ChunkStore {
                     entries = new ArrayList<>();
                 }
                 int need = used + length + (entries.size() + 1) * PackFormat.ENTRY_BYTES + PackFormat.TRAILER_FIXED_BYTES;
-                if (buffer == null || buffer.length < need) {
-                    // one allocation per pack as a rule (room for its trailer too); more only for packs of tiny chunks
-                    byte[] bigger = new byte[Math.max(need + need / 2, targetPackBytes + targetPackBytes / 8)];
-                    if (buffer != null) System.arraycopy(buffer, 0, bigger, 0, used);
+                if (buffer == null || buffer.capacity() < need) {
+                    // one buffer per pack as a rule (room for its trailer too); more only for packs of tiny chunks
+                    ByteBuffer bigger = packBuffer(need);
+                    if (buffer != null) {
+                        bigger.put(0, buffer, 0, used);
+                        recycle(buffer);
+                    }
                     buffer = bigger;
                 }
-                encoded.duplicate().get(buffer, used, length);
+                buffer.put(used, encoded, encoded.position(), length);
                 entries.add(new PackFormat.Entry(id, used, length));
                 used += length;
             }
@@ -404,13 +425,17 @@ final class PackChunkStore implements ChunkStore {
             }
         }
 
-        /** Appends the trailer and hands the pack to the batch. */
-        private void seal(byte[] data, int dataBytes, List<PackFormat.Entry> packEntries) throws IOException {
+        /** Appends the trailer and hands the pack to the batch (which keeps no reference to the buffer: it is reused). */
+        private void seal(ByteBuffer data, int dataBytes, List<PackFormat.Entry> packEntries) throws IOException {
             byte[] trailer = PackFormat.trailer(packEntries);
-            System.arraycopy(trailer, 0, data, dataBytes, trailer.length); // room was kept for it
+            data.put(dataBytes, trailer); // room was kept for it
             int size = dataBytes + trailer.length;
             String name = HEX.formatHex(Crypto.randomBytes(32));
-            hand(packKey(name), ByteBuffer.wrap(data, 0, size));
+            try {
+                hand(packKey(name), data.slice(0, size));
+            } finally {
+                recycle(data);
+            }
             synchronized (lock) {
                 handed.add(new Sealed(name, size, packEntries));
             }
@@ -419,7 +444,7 @@ final class PackChunkStore implements ChunkStore {
         @Override
         public void flush() throws IOException {
             checkIntact();
-            byte[] data;
+            ByteBuffer data;
             int dataBytes;
             List<PackFormat.Entry> packEntries;
             synchronized (lock) {
