@@ -58,6 +58,7 @@ final class PackChunkStore implements ChunkStore {
      * copy into a temporary buffer, and no pack is a "humongous" heap object to G1 (each allocation of
      * one could start a collection); reused, as a capture seals about one pack per 16 MiB stored.
      */
+    private static final int PAGE = 4096;
     private final java.util.concurrent.ArrayBlockingQueue<ByteBuffer> spareBuffers = new java.util.concurrent.ArrayBlockingQueue<>(4);
     private final int blockSize;
     private final java.time.InstantSource clock;
@@ -325,7 +326,8 @@ final class PackChunkStore implements ChunkStore {
     private ByteBuffer packBuffer(int need) {
         ByteBuffer spare = spareBuffers.poll();
         if (spare != null && spare.capacity() >= need) return spare.clear();
-        return ByteBuffer.allocateDirect(Math.max(need + need / 2, targetPackBytes + targetPackBytes / 8));
+        int capacity = Math.max(need + need / 2, targetPackBytes + targetPackBytes / 8);
+        return ByteBuffer.allocateDirect(capacity + 2 * PAGE).alignedSlice(PAGE); // page-aligned (a local backend writes it with O_DIRECT), at least capacity long
     }
 
     /** Keeps a pack buffer for the next pack (a full pool, or an oversized buffer, leaves it to the GC). */

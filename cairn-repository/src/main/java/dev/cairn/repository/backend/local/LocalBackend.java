@@ -302,12 +302,55 @@ public final class LocalBackend implements Backend {
         batchDirectories.add(dir);
     }
 
-    private static void writeTemp(Path temp, ByteBuffer bytes, boolean sync) throws IOException {
+    /**
+     * Writes an object's temp file. Of a large object in page-aligned native memory (a pack), the whole
+     * 4 KiB pages go past the page cache (O_DIRECT): no copy of every stored byte into the cache, and
+     * no dirty pages for a later sync to write back; the tail goes through the cache as usual. Either
+     * way the bytes are durable only after {@code sync} here or the batch's syncfs (which also flushes
+     * the device's cache).
+     */
+    private void writeTemp(Path temp, ByteBuffer bytes, boolean sync) throws IOException {
+        ByteBuffer src = bytes.duplicate();
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer src = bytes.duplicate();
-            while (src.hasRemaining()) ch.write(src);
+            long offset = 0;
+            int direct = directPrefix(src);
+            if (direct > 0 && writeDirect(temp, src.slice(src.position(), direct))) {
+                src.position(src.position() + direct);
+                offset = direct;
+            }
+            while (src.hasRemaining()) offset += ch.write(src, offset);
             if (sync) ch.force(true);
         }
+    }
+
+    /** Objects at least this large may be written with O_DIRECT ({@link #writeTemp}). */
+    static final int DIRECT_WRITE_MIN = 1 << 20;
+    private static final int DIRECT_ALIGNMENT = 4096;
+    /** False once this file system refused O_DIRECT (tmpfs before Linux 6.6 does): then every write goes through the page cache. */
+    private volatile boolean directWrites = true;
+
+    /** How many leading bytes of {@code src} can be written with O_DIRECT: whole pages of an aligned native buffer, or none. */
+    private int directPrefix(ByteBuffer src) {
+        if (!directWrites || !src.isDirect() || src.remaining() < DIRECT_WRITE_MIN) return 0;
+        if (src.alignmentOffset(src.position(), DIRECT_ALIGNMENT) != 0) return 0;
+        return src.remaining() & -DIRECT_ALIGNMENT;
+    }
+
+    /** Writes {@code pages} at the start of the (new, empty) file with O_DIRECT; false if the file system does not take O_DIRECT. */
+    private boolean writeDirect(Path file, ByteBuffer pages) throws IOException {
+        FileChannel d;
+        try {
+            d = FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        } catch (IOException | UnsupportedOperationException e) {
+            directWrites = false;
+            log.info("repository {}: the file system does not take O_DIRECT ({}); objects are written through the page cache", root, e.toString());
+            return false;
+        }
+        try (d) {
+            long offset = 0;
+            while (pages.hasRemaining()) offset += d.write(pages, offset);
+        }
+        return true;
     }
 
     @Override
