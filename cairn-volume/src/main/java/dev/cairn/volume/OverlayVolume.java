@@ -445,8 +445,22 @@ public final class OverlayVolume implements Volume {
                 long block = pos / blockSize;
                 long blockEnd = Math.min(end, (block + 1) * blockSize);
                 if (p.get(block)) {
-                    for (Extent e : own.extents(pos, blockEnd - pos)) add(out, e);
-                    pos = out.getLast().end();
+                    // a run of present blocks: the own file's map, cut at the run's end — its last extent may
+                    // reach far beyond (a hole up to the next data), over absent blocks that read as the base
+                    long runEnd = blockEnd;
+                    while (runEnd < end && p.get(runEnd / blockSize)) runEnd = Math.min(end, runEnd + blockSize);
+                    long covered = pos;
+                    for (Extent e : own.extents(pos, runEnd - pos)) {
+                        long from = Math.max(e.offset(), covered), to = Math.min(e.end(), runEnd);
+                        if (from != covered || to <= from) break;
+                        add(out, new Extent(from, to - from, e.hole(), e.zero()));
+                        covered = to;
+                    }
+                    if (covered == pos) { // no usable map: data is the answer that is never wrong
+                        add(out, new Extent(pos, blockEnd - pos, false, false));
+                        covered = blockEnd;
+                    }
+                    pos = covered;
                 } else {
                     boolean zero = base.isZero(block * blockSize, Math.min(blockSize, size() - block * blockSize));
                     add(out, new Extent(pos, blockEnd - pos, zero, zero));

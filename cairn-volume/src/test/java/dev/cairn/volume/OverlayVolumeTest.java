@@ -54,6 +54,35 @@ class OverlayVolumeTest {
     }
 
     @Test
+    void theAllocationMapOfAPresentHoleStopsWhereTheAbsentBlocksAfterItBegin() throws IOException {
+        // a flatten that trimmed the base's zero blocks 3-4 (present, a hole in the own file) and copied
+        // nothing after them yet: blocks 5.. are absent and hold the base's data. The own file's map says
+        // "hole up to the end of the file" from block 3; an NBD server that believed it for blocks 5..
+        // answered reads of them with zeros (found by SnapshotCrashIT: nbdcopy of a disk in its flatten).
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        try (OverlayVolume v = open(base)) {
+            v.preallocateMissing(); // as a flatten starts: blocks to copy allocated, unwritten (holes to SEEK_DATA)
+            v.flattenBlocks(0, 5, ByteBuffer.allocate(5 * BS)); // blocks 0-2 copied, 3-4 trimmed
+            assertThat(v.ownBlocks().toArray()).containsExactly(0, 1, 2, 3, 4);
+            java.util.List<Volume.Extent> map = new java.util.ArrayList<>();
+            for (long pos = 0; pos < SIZE; ) {
+                java.util.List<Volume.Extent> part = v.extents(pos, SIZE - pos);
+                map.addAll(part);
+                pos = part.getLast().end();
+            }
+            for (Volume.Extent e : map) {
+                for (long b = e.offset() / BS; b < (e.end() + BS - 1) / BS; b++) {
+                    boolean zeroBlock = b == 3 || b == 4;
+                    if (!zeroBlock) assertThat(e.zero()).as("block %d (in %s) holds data", b, e).isFalse();
+                }
+            }
+            assertThat(map.getLast().end()).isEqualTo(SIZE);
+            assertThat(read(v, 0, SIZE)).isEqualTo(base);
+        }
+    }
+
+    @Test
     void aCrashLosesOnlyUnflushedChangesAndNeverShowsHalfCopiedBlocks() throws IOException {
         byte[] base = baseBytes();
         OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
