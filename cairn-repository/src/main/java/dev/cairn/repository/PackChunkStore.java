@@ -53,12 +53,12 @@ final class PackChunkStore implements ChunkStore {
     private final Backend backend;
     private final ChunkCodec codec;
     private final int targetPackBytes;
+    private static final int PAGE = 4096;
     /**
      * Pack buffers between packs: native memory, so a sealed pack goes to its file in one write with no
      * copy into a temporary buffer, and no pack is a "humongous" heap object to G1 (each allocation of
      * one could start a collection); reused, as a capture seals about one pack per 16 MiB stored.
      */
-    private static final int PAGE = 4096;
     private final java.util.concurrent.ArrayBlockingQueue<ByteBuffer> spareBuffers = new java.util.concurrent.ArrayBlockingQueue<>(4);
     private final int blockSize;
     private final java.time.InstantSource clock;
