@@ -75,6 +75,7 @@ public final class Main implements Callable<Integer> {
         } else { // usage, help, or an unknown command: picocli lists (or suggests from) them all
             for (Class<?> c : COMMANDS.values()) cl.addSubcommand(c);
         }
+        for (CommandLine sub : cl.getSubcommands().values()) withHelpOption(sub);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof ApiClient.ApiException api) {
@@ -88,6 +89,19 @@ public final class Main implements Callable<Integer> {
             throw e;
         });
         return cl.execute(args);
+    }
+
+    /** {@code -h, --help} on every command below the top: usage and exit 0, even where parameters are required. */
+    static final class HelpOption {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+        boolean help;
+    }
+
+    private static void withHelpOption(CommandLine cl) {
+        if (!cl.getCommandSpec().optionsMap().containsKey("--help")) {
+            cl.getCommandSpec().addMixin("help", CommandLine.Model.CommandSpec.forAnnotatedObject(new HelpOption()));
+        }
+        for (CommandLine sub : cl.getSubcommands().values()) withHelpOption(sub);
     }
 
     /** The first argument that is not a global option or its value: the command's name, or null. */

@@ -34,6 +34,10 @@ class MainTest {
             assertThat(Main.run("--help")).isZero();
             assertThat(Main.run("bogus")).isNotZero();
             assertThat(Main.run("help", "snapshot")).isZero();
+            // every command takes --help, even one with required parameters (it used to say "Unknown option" or "Missing required parameter")
+            assertThat(Main.run("disk", "--help")).isZero();
+            assertThat(Main.run("snapshot", "create", "--help")).isZero();
+            assertThat(Main.run("snapshot", "create", "-h")).isZero();
         } finally {
             System.setOut(stdout);
             System.setErr(stderr);
