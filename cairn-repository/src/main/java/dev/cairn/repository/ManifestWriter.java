@@ -5,7 +5,9 @@ import dev.cairn.repository.backend.ObjectKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -265,9 +267,16 @@ public final class ManifestWriter implements AutoCloseable {
             ChunkCodec codec = repo.codec();
             ChunkId[] ids = pageIds.clone();
             LongAdder newPageBytes = new LongAdder();
+            List<Map.Entry<Integer, long[]>> toStore = new ArrayList<>();
+            for (var e : pages.entrySet()) {
+                int count = countNonZero(e.getValue());
+                nonZero += count;
+                if (count == 0) ids[e.getKey()] = ChunkId.ZERO; // an all-zero page is not stored
+                else toStore.add(e);
+            }
             // pages are independent objects: hashed, compressed and written to temp files on all cores
             try {
-                pages.entrySet().parallelStream().forEach(e -> {
+                toStore.parallelStream().forEach(e -> {
                     try {
                         ids[e.getKey()] = storePage(e.getValue(), newPageBytes);
                     } catch (IOException io) {
@@ -277,7 +286,6 @@ public final class ManifestWriter implements AutoCloseable {
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            for (var e : pages.entrySet()) nonZero += countNonZero(e.getValue());
             // the last chunks and the pages, durable and visible in one group commit before the root names them
             // (a page may be linked before a chunk it names, but nothing reads a page before its root exists)
             commitBatch();
@@ -310,9 +318,8 @@ public final class ManifestWriter implements AutoCloseable {
         }
     }
 
-    /** Puts one changed page in the batch unless the repository has it; its id, or ZERO for an all-zero page (not stored). */
+    /** Puts one changed, not all-zero page in the batch unless the repository has it; returns its id. */
     private ChunkId storePage(long[] words, LongAdder newPageBytes) throws IOException {
-        if (countNonZero(words) == 0) return ChunkId.ZERO;
         ChunkCodec codec = repo.codec();
         byte[] plain = new byte[words.length * 8];
         ByteBuffer.wrap(plain).asLongBuffer().put(words);
