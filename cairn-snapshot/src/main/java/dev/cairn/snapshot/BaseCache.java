@@ -36,6 +36,8 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
     private static final int STRIPES = 64;
+    /** Bytes in one group of blocks with equal content: what one copy in a flatten may write beyond itself. */
+    static final int MAX_TWIN_BYTES = 16 << 20;
 
     private final Path dir;
     private final Repository repository;
@@ -99,6 +101,7 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
         final BlockBits filled;
         final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
         int holders; // guarded by the cache
+        private TwinBlocks twins; // built on first use (a flatten's); guarded by this
 
         Entry(ManifestId id, ManifestReader manifest) throws IOException {
             this.id = id;
@@ -202,6 +205,11 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
             repository.willRead(wanted.toArray(ChunkId[]::new));
         }
 
+        synchronized TwinBlocks twins() throws IOException {
+            if (twins == null) twins = TwinBlocks.of(manifest, Math.max(2, MAX_TWIN_BYTES / blockSize));
+            return twins;
+        }
+
         boolean isZero(long offset, long length) throws IOException {
             for (long b = offset / blockSize; b <= (offset + length - 1) / blockSize; b++) {
                 if (b * blockSize >= size) continue;
@@ -230,6 +238,7 @@ public final class BaseCache implements BaseImage.Resolver, AutoCloseable {
         @Override public void read(long offset, ByteBuffer dst) throws IOException { entry.read(offset, dst); }
         @Override public void readOnce(long offset, ByteBuffer dst) throws IOException { entry.readOnce(offset, dst); }
         @Override public boolean isZero(long offset, long length) throws IOException { return entry.isZero(offset, length); }
+        @Override public long[] twins(long block) throws IOException { return entry.twins().of(block); }
         @Override public void prefetch(long offset, long length) { entry.prefetch(offset, length); }
 
         @Override

@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -75,10 +77,19 @@ public final class Flatten {
         BackgroundPriority.lowerCurrentThread(); // copying yields the cores to the disks' own I/O
         long t0 = System.nanoTime();
         long total = volume.blockCount();
-        volume.prefetchBase(0, (long) ROUNDS_AHEAD * WORKERS * stripe); // the first rounds' stripes; later ones as the workers go
+        ExecutorService hints = Executors.newSingleThreadExecutor(Thread.ofPlatform().name(Thread.currentThread().getName() + "-hints").daemon(true).factory());
+        try {
+            return run(progress, t0, total, hints);
+        } finally {
+            hints.shutdownNow();
+        }
+    }
+
+    private Result run(Progress progress, long t0, long total, ExecutorService hints) throws IOException {
+        hints.execute(() -> volume.prefetchBase(0, (long) ROUNDS_AHEAD * WORKERS * stripe)); // the first rounds' stripes; later ones as the workers go
         volume.preallocateMissing(); // the copies then never allocate, so the workers' direct writes run in parallel
         long t1 = System.nanoTime();
-        Shared shared = new Shared(total, t1);
+        Shared shared = new Shared(total, t1, hints);
         List<Thread> helpers = new ArrayList<>();
         for (int i = 1; i < WORKERS; i++) {
             helpers.add(Thread.ofPlatform().name(Thread.currentThread().getName() + "-" + i).daemon(true).start(() -> {
@@ -110,15 +121,18 @@ public final class Flatten {
     private final class Shared {
         final long total;
         final long started;
+        /** Runs the read-ahead hints, in order, so a worker never waits while the kernel queues reads ahead. */
+        final ExecutorService hints;
         final AtomicLong nextStripe = new AtomicLong();
         final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
         final AtomicLong copied = new AtomicLong();
         final AtomicLong sinceFlush = new AtomicLong();
         volatile IOException failure;
 
-        Shared(long total, long started) {
+        Shared(long total, long started, ExecutorService hints) {
             this.total = total;
             this.started = started;
+            this.hints = hints;
         }
 
         synchronized void fail(IOException e) {
@@ -159,7 +173,8 @@ public final class Flatten {
                 }
                 // A stripe the workers take ROUNDS_AHEAD rounds from now: the repository starts reading its chunks (the
                 // OS reads the packs' ranges ahead) while these are copied, so a worker seldom waits on a read.
-                volume.prefetchBase(first + (long) ROUNDS_AHEAD * WORKERS * stripe, stripe);
+                long ahead = first + (long) ROUNDS_AHEAD * WORKERS * stripe;
+                s.hints.execute(() -> volume.prefetchBase(ahead, stripe));
                 long end = Math.min(s.total, first + stripe);
                 for (long b = first; b < end; b += step) {
                     if (s.stopped()) {

@@ -3,6 +3,11 @@ package dev.cairn.snapshot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cairn.repository.ManifestId;
+import dev.cairn.repository.ManifestWriter;
+import dev.cairn.repository.Repository;
+import dev.cairn.repository.RepositoryOptions;
+import dev.cairn.repository.backend.local.LocalBackend;
 import dev.cairn.volume.BaseImage;
 import dev.cairn.volume.OverlayVolume;
 import java.io.IOException;
@@ -11,7 +16,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.RepeatedTest;
@@ -24,16 +31,38 @@ class FlattenTest {
     static final int SIZE = 640 * BS; // 10 stripes of 64 blocks
     @TempDir Path dir;
 
-    /** A base held in memory; every 5th block is zeros (a hole in a snapshot). */
+    /**
+     * A base held in memory; every 5th block is zeros (a hole in a snapshot), and every 7th from the
+     * 3rd on holds the bytes of a block before it (a flatten writes them as that block's twins).
+     */
     static byte[] baseBytes() {
         byte[] b = new byte[SIZE];
         new Random(5).nextBytes(b);
         for (int blk = 0; blk < SIZE / BS; blk += 5) Arrays.fill(b, blk * BS, (blk + 1) * BS, (byte) 0);
+        for (int blk = 3; blk < SIZE / BS; blk += 7) System.arraycopy(b, blk / 2 * BS, b, blk * BS, BS);
         return b;
     }
 
+    /** The base's blocks grouped by content, zeros aside: what a snapshot's base reports as twins. */
+    static Map<Long, long[]> twinsOf(byte[] bytes) {
+        Map<ByteBuffer, List<Long>> byContent = new HashMap<>();
+        for (long blk = 0; blk < bytes.length / BS; blk++) {
+            ByteBuffer content = ByteBuffer.wrap(bytes, (int) blk * BS, BS).slice();
+            if (content.equals(ByteBuffer.allocate(BS))) continue;
+            byContent.computeIfAbsent(content, k -> new ArrayList<>()).add(blk);
+        }
+        Map<Long, long[]> twins = new HashMap<>();
+        for (List<Long> same : byContent.values()) {
+            for (long blk : same) twins.put(blk, same.stream().mapToLong(Long::longValue).filter(x -> x != blk).toArray());
+        }
+        return twins;
+    }
+
     static BaseImage memoryBase(byte[] bytes) {
+        Map<Long, long[]> twins = twinsOf(bytes);
+        assertThat(twins.values()).anyMatch(t -> t.length > 0);
         return new BaseImage() {
+            @Override public long[] twins(long block) { return twins.getOrDefault(block, new long[0]); }
             @Override public String label() { return "m-1"; }
             @Override public long size() { return bytes.length; }
             @Override public void read(long offset, ByteBuffer dst) {
@@ -130,6 +159,35 @@ class FlattenTest {
             ByteBuffer all = ByteBuffer.allocate(SIZE);
             v.read(0, all);
             assertThat(all.array()).isEqualTo(base);
+        }
+    }
+    @Test
+    void aSnapshotsRepeatedBlocksAreFetchedOnceAndWrittenEverywhere() throws IOException {
+        byte[] bytes = baseBytes();
+        Map<Long, long[]> twins = twinsOf(bytes);
+        long nonZero = twins.size() * (long) BS;
+        long distinct = twins.entrySet().stream().filter(e -> Arrays.stream(e.getValue()).allMatch(t -> t > e.getKey())).count() * BS; // first of each content
+        try (LocalBackend backend = LocalBackend.open(dir.resolve("repo"))) {
+            Repository repo = Repository.create(backend, RepositoryOptions.defaults().withBlockSize(BS));
+            ManifestId id;
+            try (ManifestWriter w = repo.newManifest(null, SIZE, Map.of())) {
+                for (int b = 0; b < SIZE / BS; b++) w.putBlock(b, ByteBuffer.wrap(bytes, b * BS, BS));
+                id = w.commit();
+            }
+            try (BaseCache cache = new BaseCache(dir.resolve("cache"), repo)) {
+                Path own = dir.resolve("disk.raw"), meta = dir.resolve("disk.overlay");
+                dev.cairn.volume.SparseFileVolume.create(own, SIZE).close();
+                OverlayVolume.layer(own, meta, SIZE, BS, id.toString());
+                try (OverlayVolume v = OverlayVolume.open(own, meta, cache.open(id))) {
+                    Flatten.Result result = new Flatten(v, 0, () -> false).run((p, t) -> { });
+                    ByteBuffer all = ByteBuffer.allocate(SIZE);
+                    v.read(0, all);
+                    assertThat(all.array()).isEqualTo(bytes);
+                    assertThat(result.copiedBytes()).isEqualTo(nonZero);
+                    // a worker fetches a repeat only if it reaches it before its twin was copied (stripes run in parallel)
+                    assertThat(cache.fetchedBytes()).isBetween(distinct, nonZero - BS);
+                }
+            }
         }
     }
 }

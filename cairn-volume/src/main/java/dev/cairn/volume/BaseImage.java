@@ -35,6 +35,15 @@ public interface BaseImage extends AutoCloseable {
      */
     default void prefetch(long offset, long length) {}
 
+    /**
+     * Other blocks of the base known to hold the same bytes as block {@code block} (of the overlay's
+     * block size), in block order: a flatten that read the block writes them from the same bytes instead
+     * of reading each again. Never the block itself or a zero block; by default none.
+     */
+    default long[] twins(long block) throws IOException {
+        return new long[0];
+    }
+
     /** True if the block-sized range at {@code offset} is known to be all zeros without reading it. */
     boolean isZero(long offset, long length) throws IOException;
 

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -287,8 +288,9 @@ public final class OverlayVolume implements Volume {
      * are not already (flatten). Each run of absent blocks is read from the base in one call, without
      * locks (the base never changes), so the base can fetch its blocks together; it is then written
      * one stripe's stretch at a time (at most {@link #LOCK_GROUP_BYTES}) under that stripe's lock, skipping
-     * blocks a client changed meanwhile. Zero blocks are trimmed, not written. Returns the bytes copied.
-     * Durable with the next {@link #flush}.
+     * blocks a client changed meanwhile. Zero blocks are trimmed, not written. The bytes read are also
+     * written into the absent blocks elsewhere that the base says hold the same ({@link BaseImage#twins}),
+     * so they are not read again. Returns the bytes copied. Durable with the next {@link #flush}.
      *
      * @param scratch the caller's buffer for the base's bytes, with room for {@code count} blocks (a
      *     flatten's worker reuses one: fresh megabytes per call keep the garbage collector busy)
@@ -354,6 +356,57 @@ public final class OverlayVolume implements Volume {
                 lock.unlock();
             }
             g = gEnd;
+        }
+        copied += copyToTwins(p, from, to, buf, start); // buf holds the base's bytes of every block read, whoever owns it now
+        return copied;
+    }
+
+    /** A block to fill from the bytes read for another: the base says {@code target} holds the same as {@code source}. */
+    private record Twin(long target, long source) {}
+
+    /**
+     * Writes the base's bytes of blocks {@code [from, to)}, read into {@code buf} (from byte {@code start}),
+     * into the absent blocks the base says hold the same ({@link BaseImage#twins}): the flatten then reads
+     * and checks each stored chunk once, however many blocks hold it. Consecutive targets filled from
+     * consecutive sources are written together, one lock group at a time. Returns the bytes written.
+     */
+    private long copyToTwins(BlockBits p, long from, long to, ByteBuffer buf, long start) throws IOException {
+        List<Twin> twins = new ArrayList<>();
+        for (long b = from; b < to; b++) {
+            for (long t : base.twins(b)) if (t < p.length() && !p.get(t)) twins.add(new Twin(t, b));
+        }
+        twins.sort(Comparator.comparingLong(Twin::target));
+        long copied = 0;
+        for (int i = 0, j; i < twins.size(); i = j) {
+            Twin first = twins.get(i);
+            for (j = i + 1; j < twins.size(); j++) {
+                Twin next = twins.get(j);
+                if (next.target() != first.target() + (j - i) || next.source() != first.source() + (j - i) || next.target() / lockGroup != first.target() / lockGroup) break;
+            }
+            copied += fillTwins(p, first.target(), first.source(), j - i, buf, start);
+        }
+        return copied;
+    }
+
+    /** Fills the absent ones of {@code count} blocks from {@code target} (one lock group) with the bytes of as many blocks from {@code source}. */
+    private long fillTwins(BlockBits p, long target, long source, int count, ByteBuffer buf, long start) throws IOException {
+        long copied = 0;
+        ReentrantLock lock = stripeOf(target);
+        lock.lock();
+        try {
+            for (int a = 0, b; a < count; a = b) {
+                if (p.get(target + a)) {
+                    b = a + 1;
+                    continue;
+                }
+                for (b = a + 1; b < count && !p.get(target + b); b++) {}
+                long off = (source + a) * blockSize;
+                int len = (int) (Math.min((source + b) * blockSize, own.size()) - off);
+                copied += writeCopy(buf.slice((int) (off - start), len), (target + a) * blockSize);
+                for (long r = target + a; r < target + b; r++) if (p.set(r)) presenceChanged.set(true);
+            }
+        } finally {
+            lock.unlock();
         }
         return copied;
     }
