@@ -295,59 +295,104 @@ public final class ChunkCodec {
         return new Header(header, flags, (int) length);
     }
 
+    /**
+     * Decodes an object stored under {@code id} into {@code dst} (heap or native memory), which advances
+     * by the plaintext's length; the checks of {@link #decode(Type, ChunkId, ByteBuffer, byte[], int, int, int)}.
+     */
+    public int decode(Type type, ChunkId id, ByteBuffer stored, ByteBuffer dst, int maxLength) throws CorruptObjectException {
+        if (dst.hasArray()) {
+            int n = decode(type, id, stored, dst.array(), dst.arrayOffset() + dst.position(), dst.remaining(), maxLength);
+            dst.position(dst.position() + n);
+            return n;
+        }
+        ObjectKey key = type.keyOf(id);
+        ByteBuffer in = stored.duplicate();
+        Header header = parseHeader(type, key, in, maxLength);
+        int n = header.length();
+        if (dst.remaining() < n) throw new IllegalArgumentException("destination has room for " + dst.remaining() + " bytes, " + key + " holds " + n);
+        ByteBuffer p = payload(key, id, in, header);
+        ByteBuffer payload = p.isDirect() || p.hasArray() ? p : ByteBuffer.wrap(copyOf(p)); // read-only heap: no array to hand zstd
+        ByteBuffer out = dst.slice(dst.position(), n);
+        if ((header.flags() & FLAG_ZSTD) != 0) {
+            long got = decompress(key, z -> payload.isDirect()
+                    ? z.decompressDirectByteBuffer(out, 0, n, payload, payload.position(), payload.remaining())
+                    : z.decompressByteArrayToDirectByteBuffer(out, 0, n, payload.array(), payload.arrayOffset() + payload.position(), payload.remaining()));
+            if (got != n) throw new CorruptObjectException(key, "zstd frame holds " + got + " bytes, header says " + n);
+        } else {
+            if (payload.remaining() != n) throw new CorruptObjectException(key, "raw payload is " + payload.remaining() + " bytes, header says " + n);
+            out.put(0, payload, payload.position(), n);
+        }
+        checkId(key, id, contentId(out));
+        dst.position(dst.position() + n);
+        return n;
+    }
+
+    /** The object's payload after the header: decrypted (and authenticated) if the repository is encrypted, else the stored bytes. */
+    private ByteBuffer payload(ObjectKey key, ChunkId id, ByteBuffer in, Header header) throws CorruptObjectException {
+        if ((header.flags() & FLAG_ENCRYPTED) == 0) return in;
+        if (in.remaining() < Crypto.NONCE_BYTES + Crypto.TAG_BYTES) throw new CorruptObjectException(key, "too short for nonce and tag");
+        byte[] nonce = new byte[Crypto.NONCE_BYTES];
+        in.get(nonce);
+        byte[] sealed = new byte[in.remaining()];
+        in.get(sealed);
+        Cipher c = Crypto.gcm(Cipher.DECRYPT_MODE, encryptionKey, nonce);
+        c.updateAAD(header.bytes());
+        c.updateAAD(id.toBytes());
+        try {
+            return ByteBuffer.wrap(c.doFinal(sealed));
+        } catch (AEADBadTagException e) {
+            throw new CorruptObjectException(key, "authentication tag mismatch (damaged, or stored under the wrong name)");
+        } catch (GeneralSecurityException e) {
+            throw new CorruptObjectException(key, "decryption failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** One decompression with a pooled context (a context that failed is closed, not reused). */
+    private long decompress(ObjectKey key, java.util.function.ToLongFunction<ZstdDecompressCtx> call) throws CorruptObjectException {
+        ZstdDecompressCtx z = decompressors.poll();
+        if (z == null) z = new ZstdDecompressCtx();
+        try {
+            return call.applyAsLong(z);
+        } catch (ZstdException e) {
+            z.close();
+            z = null;
+            throw new CorruptObjectException(key, "zstd: " + e.getMessage(), e);
+        } finally {
+            if (z != null && !decompressors.offer(z)) z.close();
+        }
+    }
+
+    private static byte[] copyOf(ByteBuffer b) {
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
+    }
+
+    private static void checkId(ObjectKey key, ChunkId id, ChunkId actual) throws CorruptObjectException {
+        if (!actual.equals(id)) throw new CorruptObjectException(key, "content id mismatch: the plaintext hashes to " + actual.shortForm());
+    }
+
     private int decodeBody(ObjectKey key, ChunkId id, ByteBuffer in, Header header, byte[] dst, int dstOff) throws CorruptObjectException {
+        ByteBuffer p = payload(key, id, in, header);
         byte[] payload;
         int payloadOff;
-        int payloadLen;
-        if ((header.flags() & FLAG_ENCRYPTED) != 0) {
-            if (in.remaining() < Crypto.NONCE_BYTES + Crypto.TAG_BYTES) throw new CorruptObjectException(key, "too short for nonce and tag");
-            byte[] nonce = new byte[Crypto.NONCE_BYTES];
-            in.get(nonce);
-            byte[] sealed = new byte[in.remaining()];
-            in.get(sealed);
-            Cipher c = Crypto.gcm(Cipher.DECRYPT_MODE, encryptionKey, nonce);
-            c.updateAAD(header.bytes());
-            c.updateAAD(id.toBytes());
-            try {
-                payload = c.doFinal(sealed);
-            } catch (AEADBadTagException e) {
-                throw new CorruptObjectException(key, "authentication tag mismatch (damaged, or stored under the wrong name)");
-            } catch (GeneralSecurityException e) {
-                throw new CorruptObjectException(key, "decryption failed: " + e.getMessage(), e);
-            }
-            payloadOff = 0;
-            payloadLen = payload.length;
-        } else if (in.hasArray()) {
-            payload = in.array();
-            payloadOff = in.arrayOffset() + in.position();
-            payloadLen = in.remaining();
+        int payloadLen = p.remaining();
+        if (p.hasArray()) {
+            payload = p.array();
+            payloadOff = p.arrayOffset() + p.position();
         } else {
-            payload = new byte[in.remaining()];
-            in.get(payload);
+            payload = copyOf(p);
             payloadOff = 0;
-            payloadLen = payload.length;
         }
         int n = header.length();
         if ((header.flags() & FLAG_ZSTD) != 0) {
-            long got;
-            ZstdDecompressCtx z = decompressors.poll();
-            if (z == null) z = new ZstdDecompressCtx();
-            try {
-                got = z.decompressByteArray(dst, dstOff, n, payload, payloadOff, payloadLen);
-            } catch (ZstdException e) {
-                z.close(); // not reused after an error
-                z = null;
-                throw new CorruptObjectException(key, "zstd: " + e.getMessage(), e);
-            } finally {
-                if (z != null && !decompressors.offer(z)) z.close();
-            }
+            long got = decompress(key, z -> z.decompressByteArray(dst, dstOff, n, payload, payloadOff, payloadLen));
             if (got != n) throw new CorruptObjectException(key, "zstd frame holds " + got + " bytes, header says " + n);
         } else {
             if (payloadLen != n) throw new CorruptObjectException(key, "raw payload is " + payloadLen + " bytes, header says " + n);
             System.arraycopy(payload, payloadOff, dst, dstOff, n);
         }
-        ChunkId actual = contentId(dst, dstOff, n);
-        if (!actual.equals(id)) throw new CorruptObjectException(key, "content id mismatch: the plaintext hashes to " + actual.shortForm());
+        checkId(key, id, contentId(dst, dstOff, n));
         return n;
     }
 }

@@ -318,15 +318,7 @@ public final class Repository {
 
     /** Verifies and decodes chunk {@code id}'s stored object into {@code dst}; returns the plaintext's length. */
     private int decodeInto(ChunkId id, ByteBuffer stored, ByteBuffer dst) throws CorruptObjectException {
-        if (dst.hasArray()) {
-            int n = codec.decode(ChunkCodec.Type.CHUNK, id, stored, dst.array(), dst.arrayOffset() + dst.position(), dst.remaining(), config.blockSize());
-            dst.position(dst.position() + n);
-            return n;
-        }
-        byte[] plain = codec.decode(ChunkCodec.Type.CHUNK, id, stored, config.blockSize());
-        if (plain.length > dst.remaining()) throw new IllegalArgumentException("destination has room for " + dst.remaining() + " bytes, chunk " + id.shortForm() + " holds " + plain.length);
-        dst.put(plain);
-        return plain.length;
+        return codec.decode(ChunkCodec.Type.CHUNK, id, stored, dst, config.blockSize());
     }
 
     /**

@@ -186,4 +186,41 @@ class ChunkCodecTest {
         assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, plain.encode(ChunkCodec.Type.CHUNK, id, data), dst, 0, 9_999, 16_384))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+    @Test
+    void decodeIntoNativeMemoryFromHeapNativeAndReadOnlyStoredBytes() throws Exception {
+        for (ChunkCodec codec : new ChunkCodec[] {plain, sealed}) {
+            for (byte[] data : new byte[][] {Blocks.text(64 * 1024, 13), Blocks.random(64 * 1024, 14)}) { // zstd and raw
+                ChunkId id = codec.contentId(data, 0, data.length);
+                ByteBuffer stored = codec.encode(ChunkCodec.Type.CHUNK, id, data);
+                for (ByteBuffer in : new ByteBuffer[] {stored, direct(Blocks.read(stored)), stored.asReadOnlyBuffer()}) {
+                    ByteBuffer dst = ByteBuffer.allocateDirect(data.length + 200).position(100);
+                    assertThat(codec.decode(ChunkCodec.Type.CHUNK, id, in, dst, data.length)).isEqualTo(data.length);
+                    assertThat(dst.position()).isEqualTo(100 + data.length);
+                    byte[] got = new byte[data.length];
+                    dst.get(100, got);
+                    assertThat(got).isEqualTo(data);
+                    assertThat(dst.get(99)).isZero();
+                    assertThat(dst.get(100 + data.length)).as("nothing past the plaintext").isZero();
+                }
+            }
+        }
+    }
+
+    @Test
+    void decodeIntoNativeMemoryChecksAsTheArrayPathDoes() {
+        byte[] data = Blocks.text(20_000, 15);
+        ChunkId id = plain.contentId(data, 0, data.length);
+        byte[] stored = Blocks.read(plain.encode(ChunkCodec.Type.CHUNK, id, data));
+        byte[] damaged = stored.clone();
+        damaged[stored.length / 2] ^= 0x40;
+        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, direct(damaged), ByteBuffer.allocateDirect(data.length), data.length))
+                .isInstanceOf(CorruptObjectException.class).hasMessageContaining(id.toString());
+        ChunkId other = plain.contentId(Blocks.text(20_000, 16), 0, 20_000);
+        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, other, direct(stored), ByteBuffer.allocateDirect(data.length), data.length))
+                .isInstanceOf(CorruptObjectException.class).hasMessageContaining("content id mismatch");
+        ByteBuffer small = ByteBuffer.allocateDirect(data.length - 1);
+        assertThatThrownBy(() -> plain.decode(ChunkCodec.Type.CHUNK, id, direct(stored), small, data.length))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(small.position()).isZero();
+    }
 }
