@@ -80,13 +80,13 @@ public final class Flatten {
         long total = volume.blockCount();
         ExecutorService hints = Executors.newSingleThreadExecutor(Thread.ofPlatform().name(Thread.currentThread().getName() + "-hints").daemon(true).factory());
         try {
-            return run(progress, t0, total, hints);
+            return copyAll(progress, t0, total, hints);
         } finally {
             hints.shutdownNow();
         }
     }
 
-    private Result run(Progress progress, long t0, long total, ExecutorService hints) throws IOException {
+    private Result copyAll(Progress progress, long t0, long total, ExecutorService hints) throws IOException {
         hints.execute(() -> volume.prefetchBase(0, (long) ROUNDS_AHEAD * WORKERS * stripe)); // the first rounds' stripes; later ones as the workers go
         volume.preallocateMissing(); // the copies then never allocate, so the workers' direct writes run in parallel
         long t1 = System.nanoTime();

@@ -16,7 +16,7 @@ import java.util.List;
  * <p><b>How it is built.</b> One pass over the entries packs each stored block as (top bits of its
  * id's first word, block number) into one {@code long}; a sort brings equal prefixes together, in
  * block order, and each run is split by the whole id (a prefix may be shared by chance). Building
- * takes 8 bytes per stored block for the sort; the result 16 bytes per block that has a twin.
+ * takes 8 bytes per block for the sort; the result 16 bytes per block that has a twin.
  *
  * <p><b>Threads.</b> Immutable once built.
  */
@@ -59,15 +59,14 @@ final class TwinBlocks {
             ChunkId id = ids.at(block);
             if (!id.isZero()) keys[stored++] = (id.w0() >>> blockBits) << blockBits | block;
         }
-        long[] sorted = Arrays.copyOf(keys, stored);
-        Arrays.sort(sorted);
+        Arrays.sort(keys, 0, stored);
         long mask = (1L << blockBits) - 1;
 
         List<long[]> groups = new ArrayList<>();
-        for (int i = 0; i < sorted.length; ) {
+        for (int i = 0; i < stored; ) {
             int j = i + 1;
-            while (j < sorted.length && sorted[j] >>> blockBits == sorted[i] >>> blockBits) j++;
-            if (j - i > 1) splitByChunk(ids, sorted, i, j, mask, maxGroup, groups);
+            while (j < stored && keys[j] >>> blockBits == keys[i] >>> blockBits) j++;
+            if (j - i > 1) splitByChunk(ids, keys, i, j, mask, maxGroup, groups);
             i = j;
         }
 
