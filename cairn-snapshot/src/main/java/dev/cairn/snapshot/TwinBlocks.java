@@ -16,7 +16,7 @@ import java.util.List;
  * <p><b>How it is built.</b> One pass over the entries packs each stored block as (top bits of its
  * id's first word, block number) into one {@code long}; a sort brings equal prefixes together, in
  * block order, and each run is split by the whole id (a prefix may be shared by chance). Building
- * takes 8 bytes per block for the sort; the result 16 bytes per block that has a twin.
+ * takes 8 bytes per stored block for the sort (at most {@link #MAX_INDEXED} of them); the result 16 bytes per block that has a twin.
  *
  * <p><b>Threads.</b> Immutable once built.
  */
@@ -43,29 +43,44 @@ final class TwinBlocks {
         ChunkId at(long block) throws IOException;
     }
 
+    /**
+     * Stored blocks indexed at most: 8 bytes each while sorting, so 64 MiB (512 GiB of data in 64 KiB
+     * blocks); a flatten of a snapshot holding more copies each block as it comes.
+     */
+    static final long MAX_INDEXED = 1 << 23;
+
     /** Indexes a manifest's stored blocks. */
     static TwinBlocks of(ManifestReader manifest, int maxGroup) throws IOException {
-        return of(manifest.blockCount(), manifest::entry, maxGroup);
+        return of(manifest.blockCount(), manifest.info().nonZeroBlocks(), manifest::entry, maxGroup);
     }
 
-    /** Indexes the stored blocks among {@code count}; none for 2^31 blocks or more (the packing's limit). */
+    /** Indexes the stored blocks among {@code count}, counting them first. */
     static TwinBlocks of(long count, BlockIds ids, int maxGroup) throws IOException {
+        long stored = 0;
+        for (long block = 0; block < count; block++) if (!ids.at(block).isZero()) stored++;
+        return of(count, stored, ids, maxGroup);
+    }
+
+    /** Indexes {@code stored} stored blocks among {@code count}; none if they are more than {@link #MAX_INDEXED}. */
+    static TwinBlocks of(long count, long stored, BlockIds ids, int maxGroup) throws IOException {
         if (maxGroup < 2) throw new IllegalArgumentException("groups of " + maxGroup);
-        if (count >= 1L << 31) return NONE;
+        if (stored > MAX_INDEXED || count >= 1L << 31) return NONE;
         int blockBits = Math.max(1, 64 - Long.numberOfLeadingZeros(count - 1));
-        long[] keys = new long[(int) count];
-        int stored = 0;
+        long[] keys = new long[(int) stored];
+        int n = 0;
         for (long block = 0; block < count; block++) {
             ChunkId id = ids.at(block);
-            if (!id.isZero()) keys[stored++] = (id.w0() >>> blockBits) << blockBits | block;
+            if (id.isZero()) continue;
+            if (n == keys.length) return NONE; // more stored blocks than the manifest says: no index rather than a partial one
+            keys[n++] = (id.w0() >>> blockBits) << blockBits | block;
         }
-        Arrays.sort(keys, 0, stored);
+        Arrays.sort(keys, 0, n);
         long mask = (1L << blockBits) - 1;
 
         List<long[]> groups = new ArrayList<>();
-        for (int i = 0; i < stored; ) {
+        for (int i = 0; i < n; ) {
             int j = i + 1;
-            while (j < stored && keys[j] >>> blockBits == keys[i] >>> blockBits) j++;
+            while (j < n && keys[j] >>> blockBits == keys[i] >>> blockBits) j++;
             if (j - i > 1) splitByChunk(ids, keys, i, j, mask, maxGroup, groups);
             i = j;
         }

@@ -75,4 +75,11 @@ class TwinBlocksTest {
             assertThat(twins.of(i)).as("block %d", i).containsExactly(expected);
         }
     }
+    @Test
+    void aManifestWithMoreStoredBlocksThanTheLimitOrThanItSaysGetsNoIndex() throws IOException {
+        ChunkId[] ids = {id(1), id(1), id(2), id(2)};
+        assertThat(TwinBlocks.of(ids.length, 4, x -> ids[(int) x], 16).of(0)).containsExactly(1);
+        assertThat(TwinBlocks.of(ids.length, 3, x -> ids[(int) x], 16).of(0)).as("the root undercounts").isEmpty();
+        assertThat(TwinBlocks.of(ids.length, TwinBlocks.MAX_INDEXED + 1, x -> ids[(int) x], 16).size()).isZero();
+    }
 }
