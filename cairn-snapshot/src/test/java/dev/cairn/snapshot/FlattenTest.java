@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cairn.repository.ManifestId;
-import dev.cairn.repository.ManifestWriter;
 import dev.cairn.repository.Repository;
 import dev.cairn.repository.RepositoryOptions;
 import dev.cairn.repository.backend.local.LocalBackend;
@@ -169,11 +168,7 @@ class FlattenTest {
         long distinct = twins.entrySet().stream().filter(e -> Arrays.stream(e.getValue()).allMatch(t -> t > e.getKey())).count() * BS; // first of each content
         try (LocalBackend backend = LocalBackend.open(dir.resolve("repo"))) {
             Repository repo = Repository.create(backend, RepositoryOptions.defaults().withBlockSize(BS));
-            ManifestId id;
-            try (ManifestWriter w = repo.newManifest(null, SIZE, Map.of())) {
-                for (int b = 0; b < SIZE / BS; b++) w.putBlock(b, ByteBuffer.wrap(bytes, b * BS, BS));
-                id = w.commit();
-            }
+            ManifestId id = Manifests.commit(repo, bytes, BS);
             try (BaseCache cache = new BaseCache(dir.resolve("cache"), repo)) {
                 Path own = dir.resolve("disk.raw"), meta = dir.resolve("disk.overlay");
                 dev.cairn.volume.SparseFileVolume.create(own, SIZE).close();
