@@ -2,6 +2,7 @@ package dev.cairn.snapshot;
 
 import dev.cairn.repository.ChunkId;
 import dev.cairn.repository.ManifestReader;
+import dev.cairn.volume.BaseImage;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,7 +23,6 @@ import java.util.List;
  */
 final class TwinBlocks {
     static final TwinBlocks NONE = new TwinBlocks(new long[0], new int[] {0}, new long[0]);
-    private static final long[] NO_TWINS = new long[0];
 
     /** Blocks with twins, group after group, each group in block order. */
     private final long[] members;
@@ -52,13 +52,6 @@ final class TwinBlocks {
     /** Indexes a manifest's stored blocks. */
     static TwinBlocks of(ManifestReader manifest, int maxGroup) throws IOException {
         return of(manifest.blockCount(), manifest.info().nonZeroBlocks(), manifest::entry, maxGroup);
-    }
-
-    /** Indexes the stored blocks among {@code count}, counting them first. */
-    static TwinBlocks of(long count, BlockIds ids, int maxGroup) throws IOException {
-        long stored = 0;
-        for (long block = 0; block < count; block++) if (!ids.at(block).isZero()) stored++;
-        return of(count, stored, ids, maxGroup);
     }
 
     /** Indexes {@code stored} stored blocks among {@code count}; none if they are more than {@link #MAX_INDEXED}. */
@@ -128,7 +121,7 @@ final class TwinBlocks {
     long[] of(long block) {
         int at = Arrays.binarySearch(lookup, block << 32);
         if (at < 0) at = -at - 1;
-        if (at >= lookup.length || lookup[at] >>> 32 != block) return NO_TWINS;
+        if (at >= lookup.length || lookup[at] >>> 32 != block) return BaseImage.NO_TWINS;
         int g = (int) lookup[at];
         long[] twins = new long[groupStart[g + 1] - groupStart[g] - 1];
         int n = 0;

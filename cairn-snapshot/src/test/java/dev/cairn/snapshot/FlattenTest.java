@@ -61,7 +61,7 @@ class FlattenTest {
         Map<Long, long[]> twins = twinsOf(bytes);
         assertThat(twins.values()).anyMatch(t -> t.length > 0);
         return new BaseImage() {
-            @Override public long[] twins(long block) { return twins.getOrDefault(block, new long[0]); }
+            @Override public long[] twins(long block) { return twins.getOrDefault(block, NO_TWINS); }
             @Override public String label() { return "m-1"; }
             @Override public long size() { return bytes.length; }
             @Override public void read(long offset, ByteBuffer dst) {

@@ -12,6 +12,12 @@ import org.junit.jupiter.api.Test;
 
 class TwinBlocksTest {
 
+    /** The index of {@code ids}, told their true count of stored blocks (as a manifest's root does). */
+    private static TwinBlocks index(ChunkId[] ids, int maxGroup) throws IOException {
+        long stored = Arrays.stream(ids).filter(id -> !id.isZero()).count();
+        return TwinBlocks.of(ids.length, stored, x -> ids[(int) x], maxGroup);
+    }
+
     private static ChunkId id(long n) {
         return new ChunkId(n * 0x9E3779B97F4A7C15L, n, ~n, n * 31);
     }
@@ -19,7 +25,7 @@ class TwinBlocksTest {
     @Test
     void blocksOfOneChunkAreEachOthersTwinsAndZerosAndUniqueBlocksHaveNone() throws IOException {
         ChunkId[] ids = {id(1), id(2), ChunkId.ZERO, id(1), ChunkId.ZERO, id(3), id(1), id(2)};
-        TwinBlocks twins = TwinBlocks.of(ids.length, b -> ids[(int) b], 16);
+        TwinBlocks twins = index(ids, 16);
         assertThat(twins.of(0)).containsExactly(3, 6);
         assertThat(twins.of(3)).containsExactly(0, 6);
         assertThat(twins.of(6)).containsExactly(0, 3);
@@ -37,7 +43,7 @@ class TwinBlocksTest {
         // the index sorts by the first word's top bits: these four share it, two chunks of two blocks each
         ChunkId a = new ChunkId(7, 1, 1, 1), b = new ChunkId(7, 2, 2, 2);
         ChunkId[] ids = {a, b, b, a, id(5)};
-        TwinBlocks twins = TwinBlocks.of(ids.length, x -> ids[(int) x], 16);
+        TwinBlocks twins = index(ids, 16);
         assertThat(twins.of(0)).containsExactly(3);
         assertThat(twins.of(1)).containsExactly(2);
         assertThat(twins.of(2)).containsExactly(1);
@@ -49,14 +55,14 @@ class TwinBlocksTest {
     void aChunkHeldByManyBlocksMakesGroupsOfAtMostTheLimitInBlockOrder() throws IOException {
         ChunkId[] ids = new ChunkId[10];
         Arrays.fill(ids, id(9));
-        TwinBlocks twins = TwinBlocks.of(ids.length, x -> ids[(int) x], 4);
+        TwinBlocks twins = index(ids, 4);
         assertThat(twins.of(0)).containsExactly(1, 2, 3);
         assertThat(twins.of(5)).containsExactly(4, 6, 7);
         assertThat(twins.of(8)).containsExactly(9);
         assertThat(twins.of(9)).containsExactly(8);
         ChunkId[] odd = new ChunkId[9];
         Arrays.fill(odd, id(9));
-        assertThat(TwinBlocks.of(odd.length, x -> odd[(int) x], 4).of(8)).isEmpty(); // a group of one is no group
+        assertThat(index(odd, 4).of(8)).isEmpty(); // a group of one is no group
     }
 
     @Test
@@ -65,7 +71,7 @@ class TwinBlocksTest {
         int n = 5000;
         ChunkId[] ids = new ChunkId[n];
         for (int i = 0; i < n; i++) ids[i] = r.nextInt(4) == 0 ? ChunkId.ZERO : id(r.nextInt(1500));
-        TwinBlocks twins = TwinBlocks.of(n, x -> ids[(int) x], 1000);
+        TwinBlocks twins = index(ids, 1000);
         Map<ChunkId, java.util.List<Long>> byId = new HashMap<>();
         for (int i = 0; i < n; i++) if (!ids[i].isZero()) byId.computeIfAbsent(ids[i], k -> new java.util.ArrayList<>()).add((long) i);
         for (int i = 0; i < n; i++) {

@@ -41,8 +41,11 @@ public interface BaseImage extends AutoCloseable {
      * of reading each again. Never the block itself or a zero block; by default none.
      */
     default long[] twins(long block) throws IOException {
-        return new long[0];
+        return NO_TWINS;
     }
+
+    /** No twins (empty: shared, nothing to change). */
+    long[] NO_TWINS = new long[0];
 
     /** True if the block-sized range at {@code offset} is known to be all zeros without reading it. */
     boolean isZero(long offset, long length) throws IOException;

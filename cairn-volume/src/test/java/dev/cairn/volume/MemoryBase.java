@@ -34,7 +34,7 @@ final class MemoryBase implements BaseImage {
 
     @Override
     public long[] twins(long block) {
-        if (twinBlockSize == 0 || isZero(block * twinBlockSize, twinBlockSize)) return new long[0];
+        if (twinBlockSize == 0 || isZero(block * twinBlockSize, twinBlockSize)) return NO_TWINS;
         List<Long> same = new ArrayList<>();
         for (long b = 0; b < bytes.length / twinBlockSize; b++) {
             if (b != block && Arrays.equals(bytes, (int) (b * twinBlockSize), (int) ((b + 1) * twinBlockSize),
