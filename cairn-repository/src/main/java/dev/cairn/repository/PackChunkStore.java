@@ -9,9 +9,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -269,27 +271,41 @@ final class PackChunkStore implements ChunkStore {
 
     /** Looks each chunk up (into {@code at}; null if not findable) and groups the found ones into runs. */
     private List<Run> runs(ChunkId[] ids, PackIndex.Location[] at) {
-        List<Integer> found = new ArrayList<>(ids.length);
+        // per pack, its chunks as (offset << 32 | caller's index), sorted: a primitive sort (a comparator sort here
+        // was compiled again and again by the JIT during a flatten); offsets and indexes are non-negative ints
+        Map<String, Integer> counts = new HashMap<>();
         for (int i = 0; i < ids.length; i++) {
             at[i] = index.find(ids[i]);
-            if (at[i] != null) found.add(i);
+            if (at[i] != null) counts.merge(at[i].pack(), 1, Integer::sum);
         }
-        found.sort(java.util.Comparator.<Integer, String>comparing(i -> at[i].pack()).thenComparingInt(i -> at[i].offset()));
+        Map<String, long[]> byPack = new LinkedHashMap<>();
+        Map<String, Integer> filled = new HashMap<>();
+        for (int i = 0; i < ids.length; i++) {
+            if (at[i] == null) continue;
+            long[] keys = byPack.computeIfAbsent(at[i].pack(), pack -> new long[counts.get(pack)]);
+            keys[filled.merge(at[i].pack(), 1, Integer::sum) - 1] = (long) at[i].offset() << 32 | i;
+        }
         List<Run> runs = new ArrayList<>();
-        for (int g = 0; g < found.size(); ) {
-            PackIndex.Location first = at[found.get(g)];
-            long start = first.offset();
-            long end = start + first.length();
-            int h = g + 1;
-            while (h < found.size()) {
-                PackIndex.Location next = at[found.get(h)];
-                long nextEnd = Math.max(end, (long) next.offset() + next.length());
-                if (!next.pack().equals(first.pack()) || next.offset() > end + READ_GAP_BYTES || nextEnd - start > READ_MAX_BYTES) break;
-                end = nextEnd;
-                h++;
+        for (Map.Entry<String, long[]> pack : byPack.entrySet()) {
+            long[] keys = pack.getValue();
+            Arrays.sort(keys);
+            for (int g = 0; g < keys.length; ) {
+                PackIndex.Location first = at[(int) keys[g]];
+                long start = first.offset();
+                long end = start + first.length();
+                List<Integer> members = new ArrayList<>();
+                members.add((int) keys[g]);
+                int h = g + 1;
+                while (h < keys.length) {
+                    PackIndex.Location next = at[(int) keys[h]];
+                    long nextEnd = Math.max(end, (long) next.offset() + next.length());
+                    if (next.offset() > end + READ_GAP_BYTES || nextEnd - start > READ_MAX_BYTES) break;
+                    end = nextEnd;
+                    members.add((int) keys[h++]);
+                }
+                runs.add(new Run(pack.getKey(), start, end, members));
+                g = h;
             }
-            runs.add(new Run(first.pack(), start, end, found.subList(g, h)));
-            g = h;
         }
         return runs;
     }

@@ -88,7 +88,7 @@ public final class Flatten {
 
     private Result copyAll(Progress progress, long t0, long total, ExecutorService hints) throws IOException {
         hints.execute(() -> volume.prefetchBase(0, (long) ROUNDS_AHEAD * WORKERS * stripe)); // the first rounds' stripes; later ones as the workers go
-        volume.preallocateMissing(); // the copies then never allocate, so the workers' direct writes run in parallel
+        volume.prepareFlatten(); // zero blocks taken as holes, the rest allocated: the workers then only write, in parallel
         long t1 = System.nanoTime();
         Shared shared = new Shared(total, t1, hints);
         List<Thread> helpers = new ArrayList<>();

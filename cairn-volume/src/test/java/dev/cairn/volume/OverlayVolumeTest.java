@@ -55,15 +55,15 @@ class OverlayVolumeTest {
 
     @Test
     void theAllocationMapOfAPresentHoleStopsWhereTheAbsentBlocksAfterItBegin() throws IOException {
-        // a flatten that trimmed the base's zero blocks 3-4 (present, a hole in the own file) and copied
+        // a flatten that took the base's zero blocks 3-4 (present, a hole in the own file) and copied
         // nothing after them yet: blocks 5.. are absent and hold the base's data. The own file's map says
         // "hole up to the end of the file" from block 3; an NBD server that believed it for blocks 5..
         // answered reads of them with zeros (found by SnapshotCrashIT: nbdcopy of a disk in its flatten).
         byte[] base = baseBytes();
         OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
         try (OverlayVolume v = open(base)) {
-            v.preallocateMissing(); // as a flatten starts: blocks to copy allocated, unwritten (holes to SEEK_DATA)
-            v.flattenBlocks(0, 5, ByteBuffer.allocate(5 * BS)); // blocks 0-2 copied, 3-4 trimmed
+            v.prepareFlatten(); // as a flatten starts: zero blocks 3-4 taken (holes), blocks to copy allocated, unwritten (holes to SEEK_DATA)
+            v.flattenBlocks(0, 5, ByteBuffer.allocate(5 * BS)); // blocks 0-2 copied
             assertThat(v.ownBlocks().toArray()).containsExactly(0, 1, 2, 3, 4);
             java.util.List<Volume.Extent> map = new java.util.ArrayList<>();
             for (long pos = 0; pos < SIZE; ) {
@@ -131,22 +131,47 @@ class OverlayVolumeTest {
     }
 
     @Test
-    void preallocatingForAFlattenTakesSpaceOnlyForBlocksToCopyAndChangesNoByte() throws IOException {
+    void preparingAFlattenTakesTheZeroBlocksAndAllocatesOnlyTheBlocksToCopy() throws IOException {
         byte[] base = baseBytes();
         OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
         byte[] model = base.clone();
         try (OverlayVolume v = open(base)) {
             write(v, model, 6 * BS, BS); // present already: its own bytes stay
             long before = SparseFileVolumeTest.allocatedBytes(own());
-            v.preallocateMissing();
+            v.prepareFlatten();
             long grown = SparseFileVolumeTest.allocatedBytes(own()) - before;
             assertThat(grown).as("13 blocks to copy: 16 less the two zero blocks and the written one").isEqualTo(13L * BS);
             assertThat(read(v, 0, SIZE)).isEqualTo(model);
-            assertThat(v.ownBlocks().toArray()).containsExactly(6);
+            assertThat(v.ownBlocks().toArray()).as("the zero blocks are the disk's own: holes").containsExactly(3, 4, 6);
             assertThat(v.extents(3 * BS, 2 * BS)).containsExactly(new Volume.Extent(3 * BS, 2 * BS, true, true));
             for (long b = 0; b < v.blockCount(); b += 3) v.flattenBlocks(b, 3, ByteBuffer.allocate(3 * BS));
             assertThat(read(v, 0, SIZE)).isEqualTo(model);
             assertThat(SparseFileVolumeTest.allocatedBytes(own()) - before).as("the copies wrote into the preallocated blocks").isEqualTo(13L * BS);
+        }
+    }
+
+    @Test
+    void preparingAFlattenEmptiesZeroBlocksThatHoldStaleBytes() throws IOException {
+        // after a crash, an absent block may hold bytes in the own file (a client's write that was never
+        // flushed): it reads as the base, and the flatten must leave it reading so once it is the disk's own
+        byte[] base = baseBytes();
+        OverlayVolume.layer(own(), meta(), SIZE, BS, "m-1");
+        try (SparseFileVolume file = SparseFileVolume.open(own(), false)) {
+            byte[] stale = new byte[2 * BS];
+            Arrays.fill(stale, (byte) 0x5A);
+            file.write(3 * BS, ByteBuffer.wrap(stale), true);
+        }
+        try (OverlayVolume v = open(base)) {
+            assertThat(read(v, 3 * BS, 2 * BS)).as("absent: the base's zeros").containsOnly(0);
+            v.prepareFlatten();
+            assertThat(v.ownBlocks().toArray()).containsExactly(3, 4);
+            assertThat(read(v, 3 * BS, 2 * BS)).as("the disk's own now, still zeros").containsOnly(0);
+            v.flush();
+        }
+        try (SparseFileVolume file = SparseFileVolume.open(own(), false)) {
+            ByteBuffer b = ByteBuffer.allocate(2 * BS);
+            file.read(3 * BS, b);
+            assertThat(b.array()).as("the file's bytes themselves").containsOnly(0);
         }
     }
 
