@@ -1,6 +1,7 @@
 package dev.cairn.volume;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -172,6 +173,23 @@ class OverlayVolumeTest {
             ByteBuffer b = ByteBuffer.allocate(2 * BS);
             file.read(3 * BS, b);
             assertThat(b.array()).as("the file's bytes themselves").containsOnly(0);
+        }
+    }
+
+    @Test
+    void aLayeredDiskRefusesMoreBlocksThanItsPresenceSetCanName() throws IOException {
+        // 512-byte blocks: one block past the limit is a sparse 1 TiB file (a flatten's twin keys need block numbers below 2^31)
+        long tooBig = (OverlayVolume.MAX_BLOCKS + 1) * 512;
+        OverlayVolume.layer(own(), meta(), tooBig, 512, "m-1");
+        assertThatThrownBy(() -> OverlayVolume.open(own(), meta(), new MemoryBase("m-1", new byte[512])))
+                .isInstanceOf(IOException.class).hasMessageContaining("at most " + OverlayVolume.MAX_BLOCKS);
+        Files.delete(own()); // (layer keeps a longer file's length)
+        OverlayVolume.layer(own(), meta(), 16 * 512, 512, "m-1");
+        try (OverlayVolume v = OverlayVolume.open(own(), meta(), new MemoryBase("m-1", new byte[16 * 512]))) {
+            assertThatThrownBy(() -> v.resize(tooBig)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most");
+            assertThat(v.size()).isEqualTo(16 * 512);
+            v.resize(32 * 512); // growing within the limit still works
+            assertThat(v.blockCount()).isEqualTo(32);
         }
     }
 
