@@ -10,6 +10,9 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.roaringbitmap.PeekableIntIterator;
 
@@ -74,6 +77,21 @@ public final class SnapshotCapture {
         return commitNanos / 1_000_000;
     }
 
+    /**
+     * Threads that read runs of D ahead of the storers: a capture's reads (O_DIRECT, straight from the
+     * device) and its hashing and compressing then overlap, instead of each thread waiting on the
+     * device between blocks.
+     */
+    static final int READERS = 2;
+    /** Runs read and waiting to be stored, at most (memory: this plus one per thread, of {@link #RUN_BYTES}). */
+    static final int RUNS_AHEAD = 4;
+
+    /** Consecutive blocks of D read into {@code bytes}, to store. */
+    private record Run(long first, int count, ByteBuffer bytes) {}
+
+    /** Tells the storers that the readers are done. */
+    private static final Run END = new Run(-1, 0, null);
+
     /** Reads every block of D into the repository and commits the manifest; returns its id. */
     public ManifestId run(Progress progress) throws IOException {
         long started = System.nanoTime();
@@ -84,46 +102,63 @@ public final class SnapshotCapture {
         try (ManifestWriter writer = repository.newManifest(parent, capture.sizeAtBarrier(), metadata)) {
             List<Thread> workers = new ArrayList<>();
             List<Throwable> failures = new ArrayList<>();
+            java.util.function.BooleanSupplier stopped = () -> {
+                synchronized (failures) {
+                    return cancelled || !failures.isEmpty();
+                }
+            };
             CapturePacer pacer = new CapturePacer(threads);
-            for (int t = 0; t < threads; t++) {
-                workers.add(Thread.ofPlatform().name("capture-" + t).start(() -> {
-                    BackgroundPriority.lowerCurrentThread(); // idle cores only, when the disks' writers want them
-                    // direct and page-aligned: the volume reads it with O_DIRECT and the codec encodes it in place;
-                    // room for a run of consecutive blocks, read in one request
-                    int runMax = Math.max(1, RUN_BYTES / capture.blockSize());
-                    ByteBuffer buf = ByteBuffer.allocateDirect(runMax * capture.blockSize() + PAGE).alignedSlice(PAGE)
-                            .limit(runMax * capture.blockSize()).slice();
+            int runMax = Math.max(1, RUN_BYTES / capture.blockSize());
+            BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(RUNS_AHEAD + READERS + threads);
+            // direct and page-aligned: the volume reads into it with O_DIRECT and the codec encodes it in place
+            while (free.remainingCapacity() > 0) free.add(ByteBuffer.allocateDirect(runMax * capture.blockSize() + PAGE).alignedSlice(PAGE));
+            BlockingQueue<Run> read = new ArrayBlockingQueue<>(RUNS_AHEAD);
+            java.util.concurrent.atomic.AtomicInteger readersLeft = new java.util.concurrent.atomic.AtomicInteger(READERS);
+            for (int t = 0; t < READERS; t++) {
+                workers.add(worker("capture-read-" + t, failures, () -> {
                     try {
-                        while (true) {
+                        while (!stopped.getAsBoolean()) {
                             long first;
                             int count = 1;
                             synchronized (next) {
-                                if (!next.hasNext() || cancelled || !failures.isEmpty()) return;
+                                if (!next.hasNext()) return;
                                 first = Integer.toUnsignedLong(next.next());
                                 while (count < runMax && next.hasNext() && Integer.toUnsignedLong(next.peekNext()) == first + count) {
                                     next.next();
                                     count++;
                                 }
                             }
-                            long cpu = pacer.cpuNow();
+                            ByteBuffer buf = take(free, stopped);
+                            if (buf == null) return;
                             int length = 0;
                             for (int i = 0; i < count; i++) length += capture.blockLength(first + i);
                             buf.clear().limit(length);
                             capture.read(first, count, buf);
-                            int at = 0;
-                            for (int i = 0; i < count; i++) {
-                                int n = capture.blockLength(first + i);
-                                writer.putBlock(first + i, buf.slice(at, n));
-                                at += n;
-                                bytes.addAndGet(n);
-                                progress.update(done.incrementAndGet(), total, bytes.get());
-                            }
-                            pacer.afterBlock(cpu);
+                            if (!put(read, new Run(first, count, buf), stopped)) return;
                         }
-                    } catch (Throwable e) {
-                        synchronized (next) {
-                            failures.add(e);
+                    } finally {
+                        if (readersLeft.decrementAndGet() == 0) {
+                            for (int i = 0; i < threads; i++) put(read, END, stopped);
                         }
+                    }
+                }));
+            }
+            for (int t = 0; t < threads; t++) {
+                workers.add(worker("capture-" + t, failures, () -> {
+                    while (true) {
+                        Run run = take(read, stopped);
+                        if (run == null || run == END) return;
+                        long cpu = pacer.cpuNow();
+                        int at = 0;
+                        for (int i = 0; i < run.count(); i++) {
+                            int n = capture.blockLength(run.first() + i);
+                            writer.putBlock(run.first() + i, run.bytes().slice(at, n));
+                            at += n;
+                            bytes.addAndGet(n);
+                            progress.update(done.incrementAndGet(), total, bytes.get());
+                        }
+                        free.add(run.bytes()); // never full: there are as many buffers as it holds
+                        pacer.afterBlock(cpu);
                     }
                 }));
             }
@@ -150,5 +185,42 @@ public final class SnapshotCapture {
             commitNanos = System.nanoTime() - stored;
             return id;
         }
+    }
+
+    /** An action of a capture's thread, which may fail with anything. */
+    @FunctionalInterface
+    private interface Work {
+        void run() throws Exception;
+    }
+
+    /** A capture thread at background priority (idle cores only, when the disks' writers want them); what it throws goes to {@code failures}. */
+    private static Thread worker(String name, List<Throwable> failures, Work work) {
+        return Thread.ofPlatform().name(name).start(() -> {
+            BackgroundPriority.lowerCurrentThread();
+            try {
+                work.run();
+            } catch (Throwable e) {
+                synchronized (failures) {
+                    failures.add(e);
+                }
+            }
+        });
+    }
+
+    /** The queue's next element, or null once the capture has stopped (a failure elsewhere, or a cancel). */
+    private static <T> T take(BlockingQueue<T> queue, java.util.function.BooleanSupplier stopped) throws InterruptedException {
+        T x;
+        while ((x = queue.poll(20, TimeUnit.MILLISECONDS)) == null) {
+            if (stopped.getAsBoolean()) return null;
+        }
+        return x;
+    }
+
+    /** Adds to the queue when it has room; false if the capture stopped first. */
+    private static <T> boolean put(BlockingQueue<T> queue, T x, java.util.function.BooleanSupplier stopped) throws InterruptedException {
+        while (!queue.offer(x, 20, TimeUnit.MILLISECONDS)) {
+            if (stopped.getAsBoolean()) return false;
+        }
+        return true;
     }
 }
