@@ -273,21 +273,18 @@ final class PackChunkStore implements ChunkStore {
     private List<Run> runs(ChunkId[] ids, PackIndex.Location[] at) {
         // per pack, its chunks as (offset << 32 | caller's index), sorted: a primitive sort (a comparator sort here
         // was compiled again and again by the JIT during a flatten); offsets and indexes are non-negative ints
-        Map<String, Integer> counts = new HashMap<>();
+        Map<String, List<Integer>> byPack = new LinkedHashMap<>();
         for (int i = 0; i < ids.length; i++) {
             at[i] = index.find(ids[i]);
-            if (at[i] != null) counts.merge(at[i].pack(), 1, Integer::sum);
-        }
-        Map<String, long[]> byPack = new LinkedHashMap<>();
-        Map<String, Integer> filled = new HashMap<>();
-        for (int i = 0; i < ids.length; i++) {
-            if (at[i] == null) continue;
-            long[] keys = byPack.computeIfAbsent(at[i].pack(), pack -> new long[counts.get(pack)]);
-            keys[filled.merge(at[i].pack(), 1, Integer::sum) - 1] = (long) at[i].offset() << 32 | i;
+            if (at[i] != null) byPack.computeIfAbsent(at[i].pack(), pack -> new ArrayList<>()).add(i);
         }
         List<Run> runs = new ArrayList<>();
-        for (Map.Entry<String, long[]> pack : byPack.entrySet()) {
-            long[] keys = pack.getValue();
+        for (Map.Entry<String, List<Integer>> pack : byPack.entrySet()) {
+            long[] keys = new long[pack.getValue().size()];
+            for (int k = 0; k < keys.length; k++) {
+                int i = pack.getValue().get(k);
+                keys[k] = (long) at[i].offset() << 32 | i;
+            }
             Arrays.sort(keys);
             for (int g = 0; g < keys.length; ) {
                 PackIndex.Location first = at[(int) keys[g]];

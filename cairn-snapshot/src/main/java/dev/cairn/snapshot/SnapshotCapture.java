@@ -13,7 +13,9 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.roaringbitmap.PeekableIntIterator;
 
 /**
@@ -102,7 +104,7 @@ public final class SnapshotCapture {
         try (ManifestWriter writer = repository.newManifest(parent, capture.sizeAtBarrier(), metadata)) {
             List<Thread> workers = new ArrayList<>();
             List<Throwable> failures = new ArrayList<>();
-            java.util.function.BooleanSupplier stopped = () -> {
+            BooleanSupplier stopped = () -> {
                 synchronized (failures) {
                     return cancelled || !failures.isEmpty();
                 }
@@ -113,7 +115,7 @@ public final class SnapshotCapture {
             // direct and page-aligned: the volume reads into it with O_DIRECT and the codec encodes it in place
             while (free.remainingCapacity() > 0) free.add(ByteBuffer.allocateDirect(runMax * capture.blockSize() + PAGE).alignedSlice(PAGE));
             BlockingQueue<Run> read = new ArrayBlockingQueue<>(RUNS_AHEAD);
-            java.util.concurrent.atomic.AtomicInteger readersLeft = new java.util.concurrent.atomic.AtomicInteger(READERS);
+            AtomicInteger readersLeft = new AtomicInteger(READERS);
             for (int t = 0; t < READERS; t++) {
                 workers.add(worker("capture-read-" + t, failures, () -> {
                     try {
@@ -208,7 +210,7 @@ public final class SnapshotCapture {
     }
 
     /** The queue's next element, or null once the capture has stopped (a failure elsewhere, or a cancel). */
-    private static <T> T take(BlockingQueue<T> queue, java.util.function.BooleanSupplier stopped) throws InterruptedException {
+    private static <T> T take(BlockingQueue<T> queue, BooleanSupplier stopped) throws InterruptedException {
         T x;
         while ((x = queue.poll(20, TimeUnit.MILLISECONDS)) == null) {
             if (stopped.getAsBoolean()) return null;
@@ -217,7 +219,7 @@ public final class SnapshotCapture {
     }
 
     /** Adds to the queue when it has room; false if the capture stopped first. */
-    private static <T> boolean put(BlockingQueue<T> queue, T x, java.util.function.BooleanSupplier stopped) throws InterruptedException {
+    private static <T> boolean put(BlockingQueue<T> queue, T x, BooleanSupplier stopped) throws InterruptedException {
         while (!queue.offer(x, 20, TimeUnit.MILLISECONDS)) {
             if (stopped.getAsBoolean()) return false;
         }
