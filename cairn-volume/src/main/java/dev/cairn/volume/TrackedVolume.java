@@ -6,6 +6,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.roaringbitmap.RoaringBitmap;
@@ -15,10 +18,16 @@ import org.roaringbitmap.RoaringBitmap;
  * that {@link VolumeManager} opens is one of these, around a {@link SparseFileVolume} or an
  * {@link OverlayVolume}.
  *
- * <p><b>The barrier.</b> Every change (write, trim, zeroing, resize) runs under the read side of
- * {@code gate}. {@link #beginCapture} takes the write side: changes in flight finish, the set
- * <em>D</em> of blocks to capture is frozen (the tracker's set, plus whatever the caller adds for a
- * full rescan), an empty set starts, and changes resume — milliseconds, whatever the disk size.
+ * <p><b>The barrier.</b> A change (write, trim, zeroing) does its bookkeeping — marking the tracker,
+ * copy-before-write — under the read side of {@code gate}, then passes on to the inner volume
+ * outside it, counted as running in the current {@link Epoch}. {@link #beginCapture} takes the write
+ * side: the set <em>D</em> of blocks to capture is frozen (the tracker's set, plus whatever the
+ * caller adds for a full rescan), an empty set starts, the epoch closes and a new one starts, and
+ * changes resume — microseconds, whatever the disk size, and never waiting on the device: changes
+ * still running at the barrier belong to the snapshot, and what must see their bytes waits for them
+ * to land instead (the capture before its first read, a later change before it saves old pages). A
+ * write the device holds for a second (dirty-page throttling under a heavy writer) delays the
+ * capture by that second, not {@code CreateSnapshot}. Resizes run wholly under the read side.
  *
  * <p><b>Copy-before-write, by the page.</b> Until the capture ends, a change that touches a block of D
  * the capture has not read yet first copies the old bytes of the 4 KiB pages it touches (only those it
@@ -44,6 +53,34 @@ public final class TrackedVolume implements Volume {
     private final SavedPages.Budget memory;
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     private volatile Capture capture;
+    /** The changes since the last barrier; replaced (under the write side of the gate) at each barrier. */
+    private volatile Epoch epoch = new Epoch();
+
+    /**
+     * The changes begun between two barriers, counted while they run in the inner volume. Once closed
+     * (at the barrier that ends it) the count only falls; at zero every one of them has landed.
+     */
+    private static final class Epoch {
+        private final AtomicLong running = new AtomicLong();
+        private volatile boolean closed;
+        private final CountDownLatch landed = new CountDownLatch(1);
+
+        /** Under the read side of the gate (so a barrier sees it). */
+        Epoch enter() {
+            running.incrementAndGet();
+            return this;
+        }
+
+        void exit() {
+            if (running.decrementAndGet() == 0 && closed) landed.countDown();
+        }
+
+        /** Under the write side of the gate: no change enters it any more. */
+        void close() {
+            closed = true;
+            if (running.get() == 0) landed.countDown();
+        }
+    }
 
     public TrackedVolume(String name, Volume inner, ChangeTracker tracker, Path spillFile) {
         this(name, inner, tracker, spillFile, SavedPages.Budget.PROCESS);
@@ -134,9 +171,13 @@ public final class TrackedVolume implements Volume {
                 long size = v.inner.size();
                 long blocks = (size + v.tracker.blockSize() - 1) / v.tracker.blockSize();
                 d.remove(blocks, 0x1_0000_0000L); // nothing past the end (a set kept across a shrink-free life; defensive)
-                started.add(new Capture(v, d, size, v.tracker.trusted() ? v.tracker.label() : null));
+                started.add(new Capture(v, d, size, v.tracker.trusted() ? v.tracker.label() : null, v.epoch));
             }
-            for (Capture c : started) c.volume.capture = c;
+            for (Capture c : started) {
+                c.volume.capture = c;
+                c.volume.epoch = new Epoch();
+                c.before.close();
+            }
             return started;
         } catch (RuntimeException e) {
             for (Capture c : started) {
@@ -153,34 +194,31 @@ public final class TrackedVolume implements Volume {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        gate.readLock().lock();
+        Epoch running = beforeChange(offset, src.remaining());
         try {
-            beforeChange(offset, src.remaining());
             inner.write(offset, src, fua);
         } finally {
-            gate.readLock().unlock();
+            running.exit();
         }
     }
 
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
-        gate.readLock().lock();
+        Epoch running = beforeChange(offset, length);
         try {
-            beforeChange(offset, length);
             inner.trim(offset, length, fua);
         } finally {
-            gate.readLock().unlock();
+            running.exit();
         }
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException {
-        gate.readLock().lock();
+        Epoch running = beforeChange(offset, length);
         try {
-            beforeChange(offset, length);
             inner.writeZeroes(offset, length, mayPunch, fua);
         } finally {
-            gate.readLock().unlock();
+            running.exit();
         }
     }
 
@@ -205,13 +243,30 @@ public final class TrackedVolume implements Volume {
         return System.nanoTime() - lastChange < nanos;
     }
 
-    private void beforeChange(long offset, long length) throws IOException {
-        if (length <= 0 || offset < 0 || offset + length > inner.size()) return; // inner rejects it
-        long now = System.nanoTime();
-        if (now - lastChange > 1_000_000) lastChange = now; // a shared line written ~1,000 times a second, not per write
-        Capture c = capture;
-        if (c != null) c.preserve(offset, length);
-        tracker.mark(offset, length);
+    /**
+     * A change's bookkeeping, under the read side of the gate: old pages saved for a capture, blocks
+     * marked changed. Returns the epoch it now runs in; the caller exits it once the inner volume has
+     * the change (or refused it).
+     */
+    private Epoch beforeChange(long offset, long length) throws IOException {
+        gate.readLock().lock();
+        try {
+            Epoch e = epoch.enter();
+            try {
+                if (length <= 0 || offset < 0 || offset + length > inner.size()) return e; // inner rejects it
+                long now = System.nanoTime();
+                if (now - lastChange > 1_000_000) lastChange = now; // a shared line written ~1,000 times a second, not per write
+                Capture c = capture;
+                if (c != null) c.preserve(offset, length);
+                tracker.mark(offset, length);
+                return e;
+            } catch (IOException | RuntimeException | Error failed) {
+                e.exit();
+                throw failed;
+            }
+        } finally {
+            gate.readLock().unlock();
+        }
     }
 
     // ---------------------------------------------------------------- pass-through
@@ -253,12 +308,16 @@ public final class TrackedVolume implements Volume {
         /** Per block not read yet: which of its pages are saved. Changed under the block's stripe lock. */
         private final java.util.Map<Long, long[]> saved = new java.util.concurrent.ConcurrentHashMap<>();
         private final SavedPages oldPages;
+        /** The changes begun before the barrier: the capture is of the disk with all of them landed. */
+        private final Epoch before;
+        private volatile boolean landed;
         private volatile boolean finished;
         private volatile boolean committing;
         private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
 
-        private Capture(TrackedVolume volume, RoaringBitmap blocks, long sizeAtBarrier, String relativeTo) {
+        private Capture(TrackedVolume volume, RoaringBitmap blocks, long sizeAtBarrier, String relativeTo, Epoch before) {
             this.volume = volume;
+            this.before = before;
             this.blocks = blocks;
             this.sizeAtBarrier = sizeAtBarrier;
             this.relativeTo = relativeTo;
@@ -310,6 +369,7 @@ public final class TrackedVolume implements Volume {
             if (dst.remaining() != len) throw new IllegalArgumentException("blocks " + first + "+" + count + " have " + len + " bytes");
             // their stripes, in ascending stripe order: preserve() holds one stripe at a time, and every run
             // takes them in this one order, so two runs never wait for each other in a cycle
+            if (!awaitLanded()) throw new IOException("capture of " + volume.name + " has ended");
             int[] order = new int[count];
             for (int i = 0; i < count; i++) order[i] = (int) ((first + i) % STRIPES);
             java.util.Arrays.sort(order);
@@ -358,6 +418,7 @@ public final class TrackedVolume implements Volume {
 
         /** Saves the old bytes of the pages that {@code [offset, offset + length)} touches in blocks of D not read yet. */
         private void preserve(long offset, long length) throws IOException {
+            if (!awaitLanded()) return; // the old pages to save are those with every change from before the barrier in them
             int bs = blockSize();
             long first = offset / bs;
             long last = Math.min((offset + length - 1) / bs, taken.length() - 1);
@@ -398,6 +459,24 @@ public final class TrackedVolume implements Volume {
             committing = true;
         }
 
+        /**
+         * Waits until every change begun before the barrier is in the inner volume; false if the capture
+         * ended first (a change stuck on a failing device then holds no capture thread forever).
+         */
+        private boolean awaitLanded() throws IOException {
+            if (landed) return true;
+            try {
+                while (!before.landed.await(20, TimeUnit.MILLISECONDS)) {
+                    if (finished) return false;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("capture of " + volume.name + " interrupted");
+            }
+            landed = true;
+            return true;
+        }
+
         private void awaitEnd() {
             try {
                 ended.await(10, java.util.concurrent.TimeUnit.SECONDS);
@@ -419,7 +498,7 @@ public final class TrackedVolume implements Volume {
         }
 
         private void finish(boolean success, String label) {
-            volume.gate.writeLock().lock(); // no change is between preserve and its write
+            volume.gate.writeLock().lock(); // no change is in its bookkeeping (saving pages, marking blocks)
             try {
                 if (finished) return;
                 finished = true;

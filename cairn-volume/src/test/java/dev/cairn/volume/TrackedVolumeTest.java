@@ -12,6 +12,8 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -206,5 +208,95 @@ class TrackedVolumeTest {
         assertThat(t.trusted()).isTrue();
         assertThat(t.changedBlocks()).isEqualTo(3);
         assertThat(Files.exists(f)).isFalse();
+    }
+    /**
+     * A write the device holds (dirty-page throttling can hold one for a second) does not hold the
+     * barrier: the capture starts at once, and what needs the write's bytes — the capture's read of its
+     * block, a later change that must first save the block's old pages — waits for it to land instead.
+     */
+    @Test
+    void theBarrierDoesNotWaitForAWriteTheDeviceHolds() throws Exception {
+        Path file = dir.resolve("disk-h");
+        SparseFileVolume.create(file, SIZE).close();
+        HeldWrites inner = new HeldWrites(SparseFileVolume.open(file, false));
+        byte[] before = filled(1), held = filled(2), after = filled(3);
+        var pool = java.util.concurrent.Executors.newCachedThreadPool();
+        try (var tv = new TrackedVolume("disk-h", inner, ChangeTracker.fresh(BS, null), dir.resolve("disk-h.cow"))) {
+            tv.write(3L * BS, ByteBuffer.wrap(before), false);
+            inner.hold = true;
+            var heldWrite = pool.submit(() -> write(tv, 3L * BS, held));
+            assertThat(inner.entered.await(10, TimeUnit.SECONDS)).as("the write reached the device").isTrue();
+            inner.hold = false;
+
+            TrackedVolume.Capture c = pool.submit(() -> tv.beginCapture(null)).get(10, TimeUnit.SECONDS); // it waited for the write before
+            assertThat(c.blocks().toArray()).containsExactly(3);
+            ByteBuffer got = ByteBuffer.allocate(BS);
+            var read = pool.submit(() -> { c.read(3, got); return null; });
+            var later = pool.submit(() -> write(tv, 3L * BS, after));
+            Thread.sleep(200);
+            assertThat(read.isDone()).as("the capture's read waits for the held write").isFalse();
+            assertThat(later.isDone()).as("a change after the barrier waits before saving old pages").isFalse();
+
+            inner.release.countDown();
+            heldWrite.get(10, TimeUnit.SECONDS);
+            read.get(10, TimeUnit.SECONDS);
+            later.get(10, TimeUnit.SECONDS);
+            assertThat(got.array()).as("the snapshot has the write in flight at the barrier, not the later one").isEqualTo(held);
+            c.finish("m-1");
+            ByteBuffer now = ByteBuffer.allocate(BS);
+            tv.read(3L * BS, now);
+            assertThat(now.array()).isEqualTo(after);
+            assertThat(tv.tracker().changedBlocks()).as("the later change counts for the next snapshot").isEqualTo(1);
+        } finally {
+            inner.release.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    private static byte[] filled(int seed) {
+        byte[] b = new byte[BS];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static Void write(Volume v, long offset, byte[] bytes) throws IOException {
+        v.write(offset, ByteBuffer.wrap(bytes), false);
+        return null;
+    }
+
+    /** A volume whose writes, while {@code hold} is set, wait in the "device" until released. */
+    private static final class HeldWrites implements Volume {
+        final Volume inner;
+        volatile boolean hold;
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+
+        HeldWrites(Volume inner) {
+            this.inner = inner;
+        }
+
+        @Override public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+            if (hold) {
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+            inner.write(offset, src, fua);
+        }
+
+        @Override public long size() { return inner.size(); }
+        @Override public boolean readOnly() { return inner.readOnly(); }
+        @Override public void read(long offset, ByteBuffer dst) throws IOException { inner.read(offset, dst); }
+        @Override public void flush() throws IOException { inner.flush(); }
+        @Override public void trim(long offset, long length, boolean fua) throws IOException { inner.trim(offset, length, fua); }
+        @Override public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException { inner.writeZeroes(offset, length, mayPunch, fua); }
+        @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
+        @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
+        @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
+        @Override public void resize(long newSize) throws IOException { inner.resize(newSize); }
+        @Override public void close() throws IOException { inner.close(); }
     }
 }
