@@ -115,8 +115,11 @@ abstract class ClientCommand {
      * How often a waiting CLI command asks again. Without progress to go by: a twentieth of the time waited
      * so far, between 20 and 100 ms — a short wait (most end within a second) learns of the end within
      * 20 ms, a long one within 100 ms. With a percentage done (snapshots, copies): half the time the rate
-     * so far says is left, between 20 and 250 ms, so polls come 4 times a second mid-way (enough for the
-     * progress bar) and close in on the expected end. Each poll costs both processes CPU the work being
+     * so far says is left, but at most a quarter of the time waited, between 20 and 250 ms, so polls
+     * come 4 times a second mid-way (enough for the progress bar) and close in on the expected end. The
+     * quarter is for short waits whose rate is not steady: an incremental snapshot at 40% after 0.46 s
+     * (its first reads slowed by the client's own start-up) finished 0.1 s later, and a poll 250 ms
+     * out saw it 176 ms late. Each poll costs both processes CPU the work being
      * waited for could use: on a freshly started server, whose API code still runs in the interpreter,
      * about 13 ms of server CPU (measured: 76 polls during a 7.4 s full snapshot, 6% of both cores).
      */
@@ -135,7 +138,7 @@ abstract class ClientCommand {
         static long millis(long waitedMillis, int percent) {
             if (percent <= 0 || percent >= 100) return Math.clamp(waitedMillis / 20, 20, 100);
             long left = waitedMillis * (100 - percent) / percent;
-            return Math.clamp(left / 2, 20, 250);
+            return Math.clamp(Math.min(left / 2, waitedMillis / 4), 20, 250);
         }
     }
 

@@ -39,7 +39,17 @@ class PollIntervalTest {
             t += millis(t, percent);
             polls++;
         }
-        assertThat(polls).isBetween(20, 35); // was 70 at one poll per 100 ms
+        assertThat(polls).isBetween(20, 45); // was 70 at one poll per 100 ms
         assertThat(t - end).isLessThanOrEqualTo(50);
+    }
+
+    @Test
+    void aShortWaitWhoseRateJumpsIsSeenWithinAQuarterOfItsTime() {
+        // 0.56 s: 40% done at 0.46 s (a slow start), then the rest in 0.1 s
+        long end = 560;
+        long t = 0;
+        while (t < end) t += millis(t, t < 460 ? (int) (t * 40 / 460) : 40);
+        assertThat(t - end).isLessThanOrEqualTo(60); // polls 0.25 s apart from 0.46 s on saw it 210 ms late
+        assertThat(millis(460, 40)).isEqualTo(115);
     }
 }
