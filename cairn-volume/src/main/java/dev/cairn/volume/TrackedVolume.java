@@ -145,9 +145,10 @@ public final class TrackedVolume implements Volume {
     }
 
     /**
-     * Puts one barrier across several volumes at once (a crash-consistent group): all their changes in
-     * flight finish, then each one's D = its tracked set ∪ {@code extra[i]} is frozen. Fails, starting
-     * nothing, if one of them is already capturing.
+     * Puts one barrier across several volumes at once (a crash-consistent group): with every change's
+     * bookkeeping held off, each one's D = its tracked set ∪ {@code extra[i]} is frozen and its epoch
+     * closed (changes still writing belong to the capture, which waits for them before its first read).
+     * Fails, starting nothing, if one of them is already capturing.
      */
     public static List<Capture> beginCaptures(List<TrackedVolume> volumes, List<RoaringBitmap> extra) {
         for (TrackedVolume v : volumes) {
