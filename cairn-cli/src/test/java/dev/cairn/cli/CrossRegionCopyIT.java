@@ -40,7 +40,7 @@ class CrossRegionCopyIT {
 
         try (CairnProcess beijing = CairnProcess.start(tmp.resolve("beijing"), "--region", "ap-beijing")) {
             Path b = beijing.credentials();
-            String[] sourceFlags = {"--peer-region", b.toString(), "--copy-rate", "12"}; // slow enough for a kill mid-copy
+            String[] sourceFlags = {"--peer-region", b.toString(), "--copy-rate", "6"}; // slow enough for a kill mid-copy after four CLI runs (0.4-0.6 s each on a slow VM; at 12 MiB/s the 64 MiB copy once ended first)
             CairnProcess guangzhou = CairnProcess.start(tmp.resolve("guangzhou"), sourceFlags);
             try {
                 Path g = guangzhou.credentials();

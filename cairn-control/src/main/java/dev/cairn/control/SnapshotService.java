@@ -856,19 +856,16 @@ public final class SnapshotService implements AutoCloseable {
                 rs.getLong(21), rs.getBoolean(22));
     }
 
-    /** A snapshot export: closing it also ends its GC pin. */
-    private record ExportedSnapshot(Volume inner, Runnable onClose) implements Volume {
-        @Override public long size() { return inner.size(); }
+    /** A snapshot export: read-only; closing it also ends its GC pin. */
+    private static final class ExportedSnapshot extends dev.cairn.volume.ForwardingVolume {
+        private final Runnable onClose;
+
+        ExportedSnapshot(Volume inner, Runnable onClose) {
+            super(inner);
+            this.onClose = onClose;
+        }
+
         @Override public boolean readOnly() { return true; }
-        @Override public void read(long offset, java.nio.ByteBuffer dst) throws IOException { inner.read(offset, dst); }
-        @Override public void write(long offset, java.nio.ByteBuffer src, boolean fua) throws IOException { inner.write(offset, src, fua); }
-        @Override public void flush() throws IOException { inner.flush(); }
-        @Override public void trim(long offset, long length, boolean fua) throws IOException { inner.trim(offset, length, fua); }
-        @Override public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException { inner.writeZeroes(offset, length, mayPunch, fua); }
-        @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
-        @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
-        @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
-        @Override public void resize(long newSize) throws IOException { inner.resize(newSize); }
 
         @Override
         public void close() throws IOException {

@@ -265,14 +265,13 @@ class TrackedVolumeTest {
     }
 
     /** A volume whose writes, while {@code hold} is set, wait in the "device" until released. */
-    private static final class HeldWrites implements Volume {
-        final Volume inner;
+    private static final class HeldWrites extends ForwardingVolume {
         volatile boolean hold;
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
 
         HeldWrites(Volume inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
@@ -286,17 +285,5 @@ class TrackedVolumeTest {
             }
             inner.write(offset, src, fua);
         }
-
-        @Override public long size() { return inner.size(); }
-        @Override public boolean readOnly() { return inner.readOnly(); }
-        @Override public void read(long offset, ByteBuffer dst) throws IOException { inner.read(offset, dst); }
-        @Override public void flush() throws IOException { inner.flush(); }
-        @Override public void trim(long offset, long length, boolean fua) throws IOException { inner.trim(offset, length, fua); }
-        @Override public void writeZeroes(long offset, long length, boolean mayPunch, boolean fua) throws IOException { inner.writeZeroes(offset, length, mayPunch, fua); }
-        @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
-        @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
-        @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
-        @Override public void resize(long newSize) throws IOException { inner.resize(newSize); }
-        @Override public void close() throws IOException { inner.close(); }
     }
 }
