@@ -33,7 +33,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * a single writer; the WAL journal lets readers go on meanwhile, and {@code busy_timeout} covers another
  * process on the same file), on PostgreSQL they run at {@code SERIALIZABLE} isolation and a body that
  * loses a serialization race is run again (so bodies must not have side effects outside the
- * transaction). {@link #read} bodies see one consistent snapshot.
+ * transaction). {@link #read} bodies see one consistent snapshot. A commit returns once it is durable,
+ * except {@link #writeUnsynced}'s, which a crash may lose (with everything committed after it, never
+ * half of it).
  *
  * <p><b>Threads.</b> Thread-safe; connections come from a HikariCP pool.
  */
@@ -153,7 +155,7 @@ public final class Catalog implements AutoCloseable {
 
     /** Runs {@code body} in a serializable read-write transaction and commits it (see class comment). */
     public <T> T write(TxBody<T> body) {
-        return write(body, true);
+        return write(body, true, true);
     }
 
     /**
@@ -162,7 +164,18 @@ public final class Catalog implements AutoCloseable {
      * updates, where serializable isolation would only turn workers' disjoint claims into retries.
      */
     public <T> T writeLocked(TxBody<T> body) {
-        return write(body, false);
+        return write(body, false, true);
+    }
+
+    /**
+     * Like {@link #write}, but the commit does not wait for the disk: a crash may lose this transaction
+     * (never half of it, and never without every transaction committed after it — the log is in commit
+     * order, so the next commit that waits makes this one durable too). For rows a restart would throw
+     * away anyway, such as {@code CreateSnapshot}'s {@code CREATING} rows, whose flush otherwise waits
+     * behind the disks' own writeback (ext4 has one journal for the whole file system).
+     */
+    public <T> T writeUnsynced(TxBody<T> body) {
+        return write(body, true, false);
     }
 
     /** {@code " FOR UPDATE SKIP LOCKED"} on PostgreSQL; nothing on SQLite, whose single writer already excludes others. */
@@ -170,11 +183,11 @@ public final class Catalog implements AutoCloseable {
         return dialect == Dialect.POSTGRESQL ? " FOR UPDATE SKIP LOCKED" : "";
     }
 
-    private <T> T write(TxBody<T> body, boolean serializable) {
+    private <T> T write(TxBody<T> body, boolean serializable, boolean synced) {
         if (dialect == Dialect.SQLITE) {
             sqliteWriter.lock();
             try {
-                return attempt(body, false, true);
+                return attempt(body, false, true, synced);
             } catch (SQLException e) {
                 throw new CatalogException("catalog write failed", e);
             } finally {
@@ -183,7 +196,7 @@ public final class Catalog implements AutoCloseable {
         }
         for (int attempt = 1; ; attempt++) {
             try {
-                return attempt(body, false, serializable);
+                return attempt(body, false, serializable, synced);
             } catch (SQLException e) {
                 if (!retryable(e) || attempt >= MAX_ATTEMPTS) throw new CatalogException("catalog write failed", e);
                 log.debug("catalog retry attempt={} sqlstate={}", attempt, e.getSQLState());
@@ -195,18 +208,21 @@ public final class Catalog implements AutoCloseable {
     /** Runs {@code body} in a read-only transaction. */
     public <T> T read(TxBody<T> body) {
         try {
-            return attempt(body, true, true);
+            return attempt(body, true, true, true);
         } catch (SQLException e) {
             throw new CatalogException("catalog read failed", e);
         }
     }
 
-    private <T> T attempt(TxBody<T> body, boolean readOnly, boolean serializable) throws SQLException {
+    private <T> T attempt(TxBody<T> body, boolean readOnly, boolean serializable, boolean synced) throws SQLException {
         try (Connection c = pool.getConnection()) {
+            // SQLite: set outside a transaction, and back before the pool lends the connection again
+            if (!synced && dialect == Dialect.SQLITE) execute(c, "PRAGMA synchronous = NORMAL");
             c.setAutoCommit(false);
             if (dialect == Dialect.POSTGRESQL) {
                 c.setTransactionIsolation(serializable ? Connection.TRANSACTION_SERIALIZABLE : Connection.TRANSACTION_READ_COMMITTED);
                 if (readOnly) c.setReadOnly(true);
+                if (!synced) execute(c, "SET LOCAL synchronous_commit TO OFF"); // this transaction only
             }
             try {
                 T result = body.run(new Tx(c));
@@ -222,7 +238,24 @@ public final class Catalog implements AutoCloseable {
             } finally {
                 if (readOnly && dialect == Dialect.POSTGRESQL) c.setReadOnly(false);
                 c.setAutoCommit(true);
+                if (!synced && dialect == Dialect.SQLITE) restoreSynchronous(c);
             }
+        }
+    }
+
+    /** Puts a SQLite connection back to waiting for the disk; one that cannot be is dropped from the pool, not lent again. */
+    private void restoreSynchronous(Connection c) throws SQLException {
+        try {
+            execute(c, "PRAGMA synchronous = FULL");
+        } catch (SQLException e) {
+            pool.evictConnection(c);
+            throw e;
+        }
+    }
+
+    private static void execute(Connection c, String sql) throws SQLException {
+        try (var s = c.createStatement()) {
+            s.execute(sql);
         }
     }
 
