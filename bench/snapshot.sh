@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/snapshot.sh — snapshot-style backups of one deterministic disk image: a full backup, an incremental
-# after 1% scattered 64 KiB changes, and a full restore, with restic and borg (the anchors) and, once wired,
-# Cairn, in one run on one disk. Prints a Markdown table for docs/benchmarks.md; Cairn rows add ratios.
+# after 1% scattered 64 KiB changes, and a full restore, with restic and borg (the anchors) and Cairn, in one
+# run on one disk. Prints a Markdown table for docs/benchmarks.md; Cairn rows add ratios.
 #
 #   bench/snapshot.sh                       # 4 GiB image
 #   SIZE_MB=1024 bench/snapshot.sh          # quicker; VERIFY=1 also prints sha256s and compares restores

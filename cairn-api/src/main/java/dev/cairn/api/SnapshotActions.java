@@ -85,7 +85,8 @@ final class SnapshotActions {
 
     record RepositoryResult(long manifests, long liveManifests, long snapshots, long storedBytes, long blockSize) {}
 
-    record RebuildResult(List<String> snapshotIdSet) {}
+    /** {@code AccountSet}: accounts the catalog had lost, re-created with new keys (shown once, like CreateAccount's). */
+    record RebuildResult(List<String> snapshotIdSet, List<CairnActions.CreateAccountResult> accountSet) {}
 
     // ---- actions ----
 
@@ -396,7 +397,9 @@ final class SnapshotActions {
 
     Object rebuildCatalog(Caller caller, Params p) {
         p.end();
-        return new RebuildResult(control.repository().rebuildCatalog(caller));
+        var r = control.repository().rebuildCatalog(caller);
+        return new RebuildResult(r.snapshotIds(), r.accounts().stream()
+                .map(c -> new CairnActions.CreateAccountResult(Long.toString(c.accountId()), c.secretId(), c.secretKey())).toList());
     }
 
     // ---- helpers ----

@@ -56,7 +56,18 @@ final class RepoCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode r = api().call("RebuildCatalog", params());
-            if (global().output == Output.Format.json) out().object(r); else strings(r.path("SnapshotIdSet")).forEach(System.out::println);
+            if (global().output == Output.Format.json) {
+                out().object(r);
+                return 0;
+            }
+            strings(r.path("SnapshotIdSet")).forEach(System.out::println);
+            Credentials admin = Credentials.read(credentialsFile(), Main.JSON);
+            for (var a : r.path("AccountSet")) { // lost with the catalog: back under their numbers, with new keys
+                Credentials restored = new Credentials(a.path("AccountId").asText(), a.path("SecretId").asText(),
+                        a.path("SecretKey").asText(), admin.region(), admin.endpoint());
+                System.err.println("cairn: account " + restored.accountId() + " re-created with a new key; its credentials file:");
+                System.out.println(Main.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(restored));
+            }
             return 0;
         }
     }

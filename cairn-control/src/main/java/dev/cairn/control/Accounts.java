@@ -72,6 +72,20 @@ public final class Accounts {
         });
     }
 
+    /**
+     * Re-creates an account the catalog lost (a rebuild from the repository found its snapshots), with
+     * its number, the name {@code restored-<number>} and a new key; null if it exists already.
+     */
+    Credentials restoreAccount(Catalog.Tx tx, long accountId) throws SQLException {
+        if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", accountId) > 0) return null;
+        long now = clock.millis();
+        tx.update("INSERT INTO accounts (account_id, name, is_admin, created_at) VALUES (?, ?, ?, ?)", accountId, "restored-" + accountId, false, now);
+        var creds = new Credentials(accountId, Ids.secretId(), Ids.secretKey());
+        tx.update("INSERT INTO credentials (secret_id, account_id, secret_key, enabled, created_at) VALUES (?, ?, ?, ?, ?)",
+                creds.secretId(), accountId, creds.secretKey(), true, now);
+        return creds;
+    }
+
     /** The enabled key with this SecretId, if any. */
     public Optional<ApiKey> findKey(String secretId) {
         return catalog.read(tx -> tx.first("""

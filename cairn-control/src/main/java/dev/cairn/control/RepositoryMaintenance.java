@@ -58,6 +58,7 @@ public final class RepositoryMaintenance {
                 repo.deleteManifest(m);
                 orphans++;
             }
+            markDeletedSnapshots(repo);
             var gc = repo.garbageCollector(grace);
             try (var plan = gc.plan(snapshots.liveManifests())) {
                 var result = gc.execute(plan);
@@ -65,6 +66,22 @@ public final class RepositoryMaintenance {
             }
         } catch (IOException e) {
             throw new SnapshotsUnavailable("repository gc failed: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Brings the repository's deletion markers in line with the catalog (what {@code release} does as
+     * snapshots go, redone here after a crash in between): a root only disks name gets one, a marker
+     * whose root is gone is dropped.
+     */
+    private void markDeletedSnapshots(Repository repo) throws IOException {
+        Set<ManifestId> marked = repo.deletedSnapshotManifests();
+        for (ManifestId m : snapshots.manifestNames().disksOnly()) {
+            if (!marked.contains(m)) repo.markSnapshotDeleted(m);
+        }
+        Set<ManifestId> present = new java.util.HashSet<>(repo.listManifests());
+        for (ManifestId m : marked) {
+            if (!present.contains(m)) repo.dropDeletionMarker(m);
         }
     }
 
@@ -93,41 +110,61 @@ public final class RepositoryMaintenance {
         }
     }
 
+    /** What {@link #rebuildCatalog} restored: snapshot ids, and accounts the catalog had lost (with new keys). */
+    public record Rebuilt(List<String> snapshotIds, List<Accounts.Credentials> accounts) {}
+
+    /** One snapshot row restored, and the account re-created for it, if any. */
+    private record Restored(Accounts.Credentials account) {}
+
     /**
      * Re-creates snapshot rows from the repository's manifests (their metadata names snapshot, account,
-     * disk, name, zone, usage and time) for every snapshot the catalog lacks — after the catalog was
-     * lost or restored from an old backup. Returns the ids restored.
+     * disk, name, zone, usage, group and time) for every snapshot the catalog lacks and the repository
+     * does not mark deleted — after the catalog was lost or restored from an old backup. An account
+     * the catalog lacks comes back under its number with a new key (returned), a snapshot group as
+     * its members' name without the {@code _<n>} suffix. Not in the repository, so not restored:
+     * deadlines (restored snapshots are permanent), snapshot locks, policies.
      */
-    public List<String> rebuildCatalog(Caller caller) {
+    public Rebuilt rebuildCatalog(Caller caller) {
         requireAdmin(caller);
         Repository repo = snapshots.engine().repository();
         List<String> restored = new ArrayList<>();
+        List<Accounts.Credentials> accounts = new ArrayList<>();
         try {
+            Set<ManifestId> deleted = repo.deletedSnapshotManifests(); // roots kept as a disk's parent or base, not snapshots
             for (ManifestId m : repo.listManifests()) {
+                if (deleted.contains(m)) continue;
                 ManifestInfo info = repo.openManifest(m).info();
                 Map<String, String> meta = info.metadata();
                 String id = meta.get("snapshot");
                 if (id == null || meta.get("account") == null) continue;
                 long account = Long.parseLong(meta.get("account"));
-                boolean added = catalog.write(tx -> {
-                    if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return false;
-                    if (tx.count("SELECT COUNT(*) FROM accounts WHERE account_id = ?", account) == 0) return false;
+                Restored r = catalog.write(tx -> { // no side effects in here: PostgreSQL may run it again
+                    if (tx.count("SELECT COUNT(*) FROM snapshots WHERE snapshot_id = ?", id) > 0) return null;
+                    Accounts.Credentials back = control.accounts().restoreAccount(tx, account);
                     long created = Instant.parse(meta.getOrDefault("created", info.created().toString())).toEpochMilli();
+                    String name = meta.getOrDefault("name", CloudControl.UNNAMED);
+                    String group = meta.get("group");
+                    if (group != null && tx.count("SELECT COUNT(*) FROM snapshot_groups WHERE group_id = ?", group) == 0) {
+                        tx.update("INSERT INTO snapshot_groups (group_id, account_id, name, state, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                group, account, name.replaceFirst("_\\d+$", ""), SnapshotState.NORMAL, created, clock.millis());
+                    }
                     tx.update("INSERT INTO snapshots (" + Snapshot.COLUMNS + ") VALUES (" + Snapshot.PLACEHOLDERS + ")",
-                            id, account, meta.getOrDefault("name", CloudControl.UNNAMED), meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
+                            id, account, name, meta.getOrDefault("zone", control.region().zones().getFirst().zone()),
                             0L, meta.getOrDefault("disk", ""), (info.diskSize() + CloudControl.GIB - 1) / CloudControl.GIB,
                             meta.getOrDefault("disk-usage", DiskUsage.DATA_DISK.name()), SnapshotState.NORMAL, 100, m.toString(),
-                            null, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
+                            group, meta.get("policy"), true, null, created, clock.millis(), info.parent().isPresent(), info.logicalBytes(),
                             info.incrementalBytes(), 0L, meta.containsKey("copied-from"));
-                    return true;
+                    return new Restored(back);
                 });
-                if (added) restored.add(id);
+                if (r == null) continue;
+                restored.add(id);
+                if (r.account() != null) accounts.add(r.account());
             }
         } catch (IOException e) {
             throw new SnapshotsUnavailable("reading the repository failed: " + e.getMessage());
         }
-        log.info("catalog rebuilt from repository: {} snapshots restored", restored.size());
-        return restored;
+        log.info("catalog rebuilt from repository: {} snapshots restored, {} accounts re-created", restored.size(), accounts.size());
+        return new Rebuilt(restored, accounts);
     }
 
     private static void requireAdmin(Caller caller) {

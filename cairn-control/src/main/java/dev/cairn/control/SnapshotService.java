@@ -676,27 +676,33 @@ public final class SnapshotService implements AutoCloseable {
     }
 
     /**
-     * Deletes the roots of manifests nothing in the catalog names any more. Safe against a concurrent
-     * clone: a new name for a manifest is only ever added in a transaction that finds its snapshot row,
-     * and the callers removed that row before.
+     * Deletes the roots of manifests nothing in the catalog names any more, and marks in the repository
+     * those only a disk still names (its parent or base) as no longer a snapshot. Safe against a
+     * concurrent clone: a new name for a manifest is only ever added in a transaction that finds its
+     * snapshot row, and the callers removed that row before. A crash before this runs leaves work for
+     * {@code repo gc}, which does the same for every manifest.
      */
     void release(Collection<String> manifests) {
         if (engine == null) return;
         for (String m : new LinkedHashSet<>(manifests)) {
             if (m == null) continue;
-            boolean named = catalog.read(tx -> referenced(tx, m));
-            if (named || exported.containsKey(m)) continue;
+            Naming naming = catalog.read(tx -> naming(tx, m));
             try {
-                engine.repository().deleteManifest(ManifestId.parse(m));
+                if (naming == Naming.DISK) engine.repository().markSnapshotDeleted(ManifestId.parse(m));
+                if (naming == Naming.NONE && !exported.containsKey(m)) engine.repository().deleteManifest(ManifestId.parse(m));
             } catch (IOException | RuntimeException e) {
-                log.warn("could not delete manifest {}; repo gc removes it later", m, e);
+                log.warn("could not release manifest {}; repo gc does it later", m, e);
             }
         }
     }
 
-    private static boolean referenced(Catalog.Tx tx, String manifest) throws SQLException {
-        return tx.count("SELECT COUNT(*) FROM snapshots WHERE manifest_id = ?", manifest) > 0
-                || tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", manifest, manifest) > 0;
+    /** Who names a manifest in the catalog: a snapshot row, else only a disk (as its parent or base), else nothing. */
+    enum Naming { SNAPSHOT, DISK, NONE }
+
+    static Naming naming(Catalog.Tx tx, String manifest) throws SQLException {
+        if (tx.count("SELECT COUNT(*) FROM snapshots WHERE manifest_id = ?", manifest) > 0) return Naming.SNAPSHOT;
+        if (tx.count("SELECT COUNT(*) FROM disks WHERE last_manifest = ? OR base_manifest = ?", manifest, manifest) > 0) return Naming.DISK;
+        return Naming.NONE;
     }
 
     /** A disk's snapshots: how many, and the bytes they added to the repository when taken. */
@@ -795,18 +801,30 @@ public final class SnapshotService implements AutoCloseable {
 
     /** Every manifest the catalog names (snapshots, disks' last captures and bases) plus those being served. */
     Set<ManifestId> liveManifests() {
-        Set<ManifestId> live = new LinkedHashSet<>();
-        catalog.read(tx -> {
-            for (String m : tx.query("SELECT manifest_id FROM snapshots WHERE manifest_id IS NOT NULL", rs -> rs.getString(1))) live.add(ManifestId.parse(m));
-            tx.query("SELECT last_manifest, base_manifest FROM disks", rs -> {
-                if (rs.getString(1) != null) live.add(ManifestId.parse(rs.getString(1)));
-                if (rs.getString(2) != null) live.add(ManifestId.parse(rs.getString(2)));
-                return null;
-            });
-            return null;
-        });
+        ManifestNames names = manifestNames();
+        Set<ManifestId> live = new LinkedHashSet<>(names.snapshots());
+        live.addAll(names.disksOnly());
         for (String m : exported.keySet()) live.add(ManifestId.parse(m));
         return live;
+    }
+
+    /** The manifests snapshot rows name, and those only disks name (as parent or base: their snapshot was deleted). */
+    record ManifestNames(Set<ManifestId> snapshots, Set<ManifestId> disksOnly) {}
+
+    /** {@link ManifestNames} from one consistent read of the catalog. */
+    ManifestNames manifestNames() {
+        return catalog.read(tx -> {
+            Set<ManifestId> snapshots = new LinkedHashSet<>();
+            Set<ManifestId> disks = new LinkedHashSet<>();
+            for (String m : tx.query("SELECT manifest_id FROM snapshots WHERE manifest_id IS NOT NULL", rs -> rs.getString(1))) snapshots.add(ManifestId.parse(m));
+            tx.query("SELECT last_manifest, base_manifest FROM disks", rs -> {
+                if (rs.getString(1) != null) disks.add(ManifestId.parse(rs.getString(1)));
+                if (rs.getString(2) != null) disks.add(ManifestId.parse(rs.getString(2)));
+                return null;
+            });
+            disks.removeAll(snapshots);
+            return new ManifestNames(snapshots, disks);
+        });
     }
 
     // ------------------------------------------------------------------ recovery and lifecycle

@@ -27,4 +27,13 @@ class PostgresSnapshotTest extends SnapshotContract {
         }
         return Catalog.postgres(url);
     }
+
+    @Override
+    Catalog openFreshCatalog() {
+        try {
+            return Catalog.postgres(server.createDatabase());
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 }

@@ -38,6 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  * catalog rebuild. Run on each catalog engine by a subclass.
  */
 abstract class SnapshotContract extends SnapshotFixture {
+
+    /** A second, empty catalog of the same engine: the node's catalog lost and started afresh. */
+    abstract Catalog openFreshCatalog();
+
     // ---- tests ----
 
     @Test
@@ -164,12 +168,27 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThat(control.snapshots().describeSnapshots(alice, ListQuery.all(Comparator.comparing(Snapshot::createdAt))).totalCount()).isZero();
         assertThat(repo.listManifests()).as("m2: parent of the disk's next snapshot; m1: of the clone's")
                 .contains(ManifestId.parse(m1), ManifestId.parse(m2));
+        assertThat(repo.deletedSnapshotManifests()).as("the repository says their snapshots are gone")
+                .containsExactlyInAnyOrder(ManifestId.parse(m1), ManifestId.parse(m2));
+        catalog.write(tx -> tx.update("DELETE FROM snapshots"));
+        assertThat(control.repository().rebuildCatalog(admin).snapshotIds()).as("a rebuilt catalog does not bring deleted snapshots back").isEmpty();
         control.terminateDisks(alice, List.of(clone));
         awaitIdle();
         assertThat(repo.listManifests()).as("nothing names m1 any more").doesNotContain(ManifestId.parse(m1)).contains(ManifestId.parse(m2));
 
+        assertThat(repo.deletedSnapshotManifests()).containsExactly(ManifestId.parse(m2));
+
+        // a crash between a snapshot's row going and its release: gc marks what only a disk still names
+        write(disk, 0, pattern(12, 1 << 20));
+        String s3 = control.snapshots().createSnapshot(alice, disk, null, null);
+        String m3 = awaitNormal(s3).manifestId();
+        catalog.write(tx -> tx.update("DELETE FROM snapshots WHERE snapshot_id = ?", s3));
         var gc = control.repository().collectGarbage(admin, Duration.ZERO);
         assertThat(gc.chunksDeleted()).as("s1's chunk").isGreaterThan(0);
+        assertThat(repo.deletedSnapshotManifests()).as("m2 now names nothing: its root and marker are gone")
+                .containsExactly(ManifestId.parse(m3));
+        assertThat(repo.listManifests()).doesNotContain(ManifestId.parse(m2));
+        assertThat(control.repository().rebuildCatalog(admin).snapshotIds()).isEmpty();
         assertThat(control.repository().verify(admin, 1.0).ok()).isTrue();
         assertThatThrownBy(() -> control.repository().collectGarbage(alice, Duration.ZERO)).isInstanceOf(ControlException.Unauthorized.class);
     }
@@ -218,11 +237,56 @@ abstract class SnapshotContract extends SnapshotFixture {
                 .extracting(Snapshot::snapshotId).containsExactly(s);
 
         catalog.write(tx -> tx.update("DELETE FROM snapshots"));
-        assertThat(control.repository().rebuildCatalog(admin)).containsExactly(s);
+        var rebuilt = control.repository().rebuildCatalog(admin);
+        assertThat(rebuilt.snapshotIds()).containsExactly(s);
+        assertThat(rebuilt.accounts()).as("alice's account is still there").isEmpty();
         Snapshot back = snapshot(s);
         assertThat(back.name()).isEqualTo("keep me");
         assertThat(back.diskId()).isEqualTo(disk);
         assertThat(readSnapshot(s, 0, 4096)).isEqualTo(pattern(16, 4096));
+    }
+
+    @Test
+    void aLostCatalogIsRebuiltFromTheRepositoryWithItsAccountsAndGroups() throws Exception {
+        String ins = runningInstanceWithDisk();
+        String d1 = dataDiskOf(ins);
+        String d2 = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, ins, false, 0, null)).getFirst();
+        awaitIdle();
+        write(d1, 0, pattern(17, 4096));
+        write(d2, 0, pattern(18, 4096));
+        String single = control.snapshots().createSnapshot(alice, d1, "single", null);
+        awaitNormal(single);
+        String g = control.snapshots().createSnapshotGroup(alice, List.of(d1, d2), "nightly");
+        awaitIdle();
+        List<String> members = control.snapshots().describeSnapshotGroups(alice, ListQuery.all(Comparator.comparing(SnapshotGroup::createdAt)))
+                .items().getFirst().snapshotIds();
+        String gone = control.snapshots().createSnapshot(alice, d1, "deleted", null);
+        awaitNormal(gone);
+        control.snapshots().deleteSnapshots(alice, List.of(gone)); // its root stays: d1's last capture
+        awaitIdle();
+
+        stopNode();
+        catalog.close();
+        catalog = openFreshCatalog(); // the catalog is lost: a new, empty one over the same repository
+        startNode();
+        admin = new Caller(control.accounts().bootstrapAdmin().accountId(), true, "req-admin");
+        var rebuilt = control.repository().rebuildCatalog(admin);
+        assertThat(rebuilt.snapshotIds()).containsExactlyInAnyOrder(single, members.get(0), members.get(1));
+        assertThat(rebuilt.accounts()).extracting(Accounts.Credentials::accountId).containsExactly(alice.accountId());
+        var key = control.accounts().findKey(rebuilt.accounts().getFirst().secretId()).orElseThrow();
+        assertThat(key.accountName()).isEqualTo("restored-" + alice.accountId());
+        assertThat(key.admin()).isFalse();
+
+        assertThat(snapshot(single).name()).isEqualTo("single");
+        assertThat(readSnapshot(single, 0, 4096)).isEqualTo(pattern(17, 4096));
+        SnapshotGroup group = control.snapshots().describeSnapshotGroups(alice, ListQuery.all(Comparator.comparing(SnapshotGroup::createdAt)))
+                .items().getFirst();
+        assertThat(group.groupId()).isEqualTo(g);
+        assertThat(group.name()).isEqualTo("nightly");
+        assertThat(group.state()).isEqualTo(SnapshotState.NORMAL);
+        assertThat(group.snapshotIds()).containsExactlyInAnyOrderElementsOf(members);
+        assertThat(readSnapshot(members.get(1), 0, 4096)).isIn(pattern(17, 4096), pattern(18, 4096));
+        assertThat(control.repository().rebuildCatalog(admin).snapshotIds()).as("a second run finds nothing missing").isEmpty();
     }
 
     @Test

@@ -6,4 +6,9 @@ class SqliteSnapshotTest extends SnapshotContract {
     Catalog openCatalog() {
         return Catalog.sqlite(dir.resolve("cairn.db"));
     }
+
+    @Override
+    Catalog openFreshCatalog() {
+        return Catalog.sqlite(dir.resolve("fresh.db"));
+    }
 }

@@ -10,9 +10,11 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -434,7 +436,33 @@ public final class Repository {
      */
     public void deleteManifest(ManifestId id) throws IOException {
         backend.delete(ChunkCodec.Type.ROOT.keyOf(id.content()));
+        backend.delete(deletedKey(id)); // after the root: a crash in between leaves a marker of nothing, which gc removes
         log.info("deleted manifest {}", id.shortForm());
+    }
+
+    /**
+     * Records (durably; idempotent) that the snapshot manifest {@code id}'s metadata names was deleted
+     * while the root stays, as a disk's parent or base: the repository alone then still says which
+     * snapshots exist, and a catalog rebuilt from it does not bring this one back.
+     */
+    public void markSnapshotDeleted(ManifestId id) throws IOException {
+        backend.putIfAbsent(deletedKey(id), ByteBuffer.allocate(0));
+    }
+
+    /** Manifests whose snapshot was deleted ({@link #markSnapshotDeleted}); a marker may outlive its root until gc. */
+    public Set<ManifestId> deletedSnapshotManifests() throws IOException {
+        Set<ManifestId> ids = new HashSet<>();
+        backend.list(ObjectKind.DELETED, info -> ids.add(new ManifestId(ChunkId.parse(info.key().name()))));
+        return ids;
+    }
+
+    /** Removes a deletion marker whose manifest root is gone (gc); idempotent. */
+    public void dropDeletionMarker(ManifestId id) throws IOException {
+        backend.delete(deletedKey(id));
+    }
+
+    private static ObjectKey deletedKey(ManifestId id) {
+        return new ObjectKey(ObjectKind.DELETED, id.content().toString());
     }
 
     record LoadedRoot(ManifestRoot root, long storedBytes) {}

@@ -6,7 +6,7 @@ package dev.cairn.repository.backend;
  *
  * <p>Layout (see {@code docs/repository-format.md} §2): {@code config}, {@code config.copy} at the top;
  * {@code manifests/<id>}; {@code pages/<2 hex>/<id>}; {@code chunks/<4 hex>/<id>} (format 1);
- * {@code packs/<2 hex>/<id>} and {@code index/<id>} (format 2).
+ * {@code packs/<2 hex>/<id>} and {@code index/<id>} (format 2); {@code deleted/<manifest id>}.
  */
 public enum ObjectKind {
     /** The repository config and its copy; small text objects at the top level. */
@@ -20,7 +20,12 @@ public enum ObjectKind {
     /** Packs: many chunks in one object (format 2). */
     PACK("packs", 2),
     /** Index objects: where the chunks of some packs are (format 2; a cache of the packs' trailers). */
-    INDEX("index", 0);
+    INDEX("index", 0),
+    /**
+     * Deletion markers, named by a manifest id: the snapshot that manifest's metadata names was deleted,
+     * and the root stays only as a disk's parent or base. Empty objects.
+     */
+    DELETED("deleted", 0);
 
     private final String directory;
     private final int fanOutDigits;

@@ -171,6 +171,8 @@ public abstract class BackendContract {
         ObjectKey manifest = key(ObjectKind.MANIFEST, 8);
         ObjectKey config = new ObjectKey(ObjectKind.CONFIG, "config");
         ObjectKey copy = new ObjectKey(ObjectKind.CONFIG, "config.copy");
+        ObjectKey marker = key(ObjectKind.DELETED, 8); // deletion markers are empty objects named by a manifest
+        backend.putIfAbsent(marker, ByteBuffer.allocate(0));
         backend.putIfAbsent(page, bytes("page"));
         backend.putIfAbsent(manifest, bytes("manifest!"));
         backend.putIfAbsent(config, bytes("c"));
@@ -188,6 +190,9 @@ public abstract class BackendContract {
         assertThat(listAll(ObjectKind.MANIFEST)).containsOnlyKeys(manifest);
         assertThat(listAll(ObjectKind.MANIFEST).get(manifest).size()).isEqualTo(9);
         assertThat(listAll(ObjectKind.CONFIG).keySet()).containsExactlyInAnyOrder(config, copy);
+        assertThat(listAll(ObjectKind.DELETED)).containsOnlyKeys(marker);
+        assertThat(listAll(ObjectKind.DELETED).get(marker).size()).isZero();
+        assertThat(backend.get(marker).remaining()).isZero();
     }
 
     @Test

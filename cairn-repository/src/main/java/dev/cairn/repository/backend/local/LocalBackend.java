@@ -414,7 +414,7 @@ public final class LocalBackend implements Backend {
             case CONFIG -> {
                 for (String name : new String[] {"config", "config.copy"}) report(new ObjectKey(kind, name), each);
             }
-            case MANIFEST, INDEX -> listDirectory(root.resolve(kind.directory()), kind, "", each);
+            case MANIFEST, INDEX, DELETED -> listDirectory(root.resolve(kind.directory()), kind, "", each);
             case PAGE, CHUNK, PACK -> {
                 try (DirectoryStream<Path> fanOut = Files.newDirectoryStream(root.resolve(kind.directory()))) {
                     for (Path sub : fanOut) {
