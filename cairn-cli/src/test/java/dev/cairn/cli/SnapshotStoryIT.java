@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -118,6 +119,21 @@ class SnapshotStoryIT {
             assertThat(overview).contains("TotalNums: 3").contains("TotalSize:"); // before-disaster, the hooked one, the second
             Tools.Result verify = cairn(creds, "repo", "verify").ok();
             assertThat(verify.out()).contains("Ok: true");
+            assertThat(cairn(creds, "repo", "verify", "--sample", "50").ok().out()).contains("Ok: true");
+            assertThat(cairn(creds, "repo", "stats").ok().out()).contains("Snapshots: 3");
+            assertThat(server.stop()).isZero();
+        }
+
+        // the catalog is lost: a fresh one over the same repository gets the snapshots back from it
+        for (String f : List.of("cairn.db", "cairn.db-wal", "cairn.db-shm")) Files.deleteIfExists(tmp.resolve("data").resolve(f));
+        try (CairnProcess server = CairnProcess.start(tmp.resolve("data"))) {
+            Path creds = server.credentials();
+            assertThat(cairn(creds, "snapshot", "list").ok().out()).doesNotContain("snap-");
+            List<String> restored = cairn(creds, "repo", "rebuild-catalog").ok().out().lines().toList();
+            assertThat(restored).hasSize(3).allMatch(id -> id.matches("snap-[a-z0-9]{8}"));
+            String listed = cairn(creds, "snapshot", "list").ok().out();
+            for (String id : restored) assertThat(listed).contains(id);
+            assertThat(cairn(creds, "repo", "rebuild-catalog").ok().out()).as("nothing left to restore").isBlank();
             assertThat(server.stop()).isZero();
         }
     }
