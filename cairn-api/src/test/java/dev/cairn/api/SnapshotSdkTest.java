@@ -24,7 +24,9 @@ import dev.cairn.control.Accounts;
 import dev.cairn.volume.Volume;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -251,6 +253,81 @@ class SnapshotSdkTest {
         DescribeSnapshotsRequest all = new DescribeSnapshotsRequest();
         assertThat(other.DescribeSnapshots(all).getTotalCount()).isZero();
         assertCode("InvalidSnapshotId.NotFound", () -> other.ApplySnapshot(apply));
+    }
+
+    @Test
+    void snapshotGroupsThroughTheApi() throws Exception {
+        var cvm = api.cvm(api.admin);
+        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
+        var place = new com.tencentcloudapi.cvm.v20170312.models.Placement();
+        place.setZone("ap-guangzhou-1");
+        run.setPlacement(place);
+        run.setImageId("img-blank001");
+        run.setInstanceType("S5.MEDIUM4");
+        var data = new com.tencentcloudapi.cvm.v20170312.models.DataDisk();
+        data.setDiskType("CLOUD_PREMIUM");
+        data.setDiskSize(10L);
+        run.setDataDisks(new com.tencentcloudapi.cvm.v20170312.models.DataDisk[] {data, data});
+        String ins = cvm.RunInstances(run).getInstanceIdSet()[0];
+        DescribeDisksRequest q = new DescribeDisksRequest();
+        Filter f = new Filter();
+        f.setName("instance-id");
+        f.setValues(new String[] {ins});
+        Filter usage = new Filter();
+        usage.setName("disk-usage");
+        usage.setValues(new String[] {"DATA_DISK"});
+        q.setFilters(new Filter[] {f, usage});
+        await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(cbs.DescribeDisks(q).getDiskSet()).allMatch(d -> d.getDiskState().equals("ATTACHED")));
+        String d1 = cbs.DescribeDisks(q).getDiskSet()[0].getDiskId();
+        String d2 = cbs.DescribeDisks(q).getDiskSet()[1].getDiskId();
+        write(d1, 0, bytes(21, 4096));
+        write(d2, 0, bytes(22, 4096));
+        CommonClient common = api.common(api.admin);
+
+        JsonNode created = TencentApi.JSON.readTree(common.call("CreateSnapshotGroup",
+                "{\"DiskIds\":[\"" + d1 + "\",\"" + d2 + "\"],\"SnapshotGroupName\":\"nightly\"}"));
+        String g = created.path("Response").path("SnapshotGroupId").asText();
+        assertThat(g).matches("csnap-[a-z0-9]{8}");
+        String byId = "{\"Filters\":[{\"Name\":\"snapshot-group-id\",\"Values\":[\"" + g + "\"]}]}";
+        await().atMost(Duration.ofSeconds(30)).until(() -> TencentApi.JSON.readTree(common.call("DescribeSnapshotGroups", byId))
+                .path("Response").path("SnapshotGroupSet").path(0).path("SnapshotGroupState").asText().equals("NORMAL"));
+        JsonNode groups = TencentApi.JSON.readTree(common.call("DescribeSnapshotGroups", byId)).path("Response");
+        assertThat(groups.path("TotalCount").asLong()).isEqualTo(1);
+        JsonNode group = groups.path("SnapshotGroupSet").get(0);
+        assertThat(group.path("SnapshotGroupName").asText()).isEqualTo("nightly");
+        assertThat(group.path("Percent").asLong()).isEqualTo(100);
+        List<String> members = new ArrayList<>();
+        group.path("SnapshotIdSet").forEach(m -> members.add(m.asText()));
+        assertThat(members).hasSize(2);
+        assertThat(TencentApi.JSON.readTree(common.call("DescribeSnapshotGroups",
+                "{\"Filters\":[{\"Name\":\"snapshot-id\",\"Values\":[\"" + members.getFirst() + "\"]}]}")).path("Response").path("TotalCount").asLong())
+                .isEqualTo(1);
+        assertThat(TencentApi.JSON.readTree(common.call("DescribeSnapshotGroups",
+                "{\"Filters\":[{\"Name\":\"snapshot-group-name\",\"Values\":[\"weekly\"]}]}")).path("Response").path("TotalCount").asLong())
+                .isZero();
+        assertCode("InvalidFilter", () -> common.call("DescribeSnapshotGroups", "{\"Filters\":[{\"Name\":\"color\",\"Values\":[\"x\"]}]}"));
+        assertCode("InvalidParameterValue", () -> common.call("ApplySnapshotGroup", "{\"SnapshotGroupId\":\"nope\",\"ApplyDisks\":[]}"));
+
+        // roll both disks back together: the instance must be stopped, as for one disk
+        write(d1, 0, bytes(23, 4096));
+        write(d2, 0, bytes(24, 4096));
+        String d1Snap = describe(members.get(0)).getDiskId().equals(d1) ? members.get(0) : members.get(1);
+        String d2Snap = d1Snap.equals(members.get(0)) ? members.get(1) : members.get(0);
+        String apply = "{\"SnapshotGroupId\":\"" + g + "\",\"ApplyDisks\":[{\"DiskId\":\"" + d1 + "\",\"SnapshotId\":\"" + d1Snap
+                + "\"},{\"DiskId\":\"" + d2 + "\",\"SnapshotId\":\"" + d2Snap + "\"}]";
+        assertCode("UnsupportedOperation.InstanceNotStopped", () -> common.call("ApplySnapshotGroup", apply + "}"));
+        common.call("ApplySnapshotGroup", apply + ",\"AutoStopInstance\":true,\"AutoStartInstance\":true}");
+        await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(cbs.DescribeDisks(q).getDiskSet()).allMatch(d -> d.getDiskState().equals("ATTACHED")));
+        assertThat(read(d1, 0, 4096)).isEqualTo(bytes(21, 4096));
+        assertThat(read(d2, 0, 4096)).isEqualTo(bytes(22, 4096));
+
+        common.call("DeleteSnapshotGroup", "{\"SnapshotGroupId\":\"" + g + "\"}");
+        assertThat(TencentApi.JSON.readTree(common.call("DescribeSnapshotGroups", byId)).path("Response").path("TotalCount").asLong()).isZero();
+        DescribeSnapshotsRequest gone = new DescribeSnapshotsRequest();
+        gone.setSnapshotIds(members.toArray(String[]::new));
+        assertThat(cbs.DescribeSnapshots(gone).getTotalCount()).as("a group's snapshots go with it").isZero();
+        assertCode("InvalidParameterValue", () -> common.call("DeleteSnapshotGroup", "{\"SnapshotGroupId\":\"snap-12345678\"}"));
+        assertCode("MissingParameter", () -> common.call("CreateSnapshotGroup", "{}"));
     }
 
     @Test
