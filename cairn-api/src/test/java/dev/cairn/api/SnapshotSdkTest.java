@@ -211,9 +211,8 @@ class SnapshotSdkTest {
         return c;
     }
 
-    @Test
-    void rollingBackTheDiskOfARunningInstanceNeedsAutoStop() throws Exception {
-        var cvm = api.cvm(api.admin);
+    /** Runs an instance with {@code dataDisks} 10 GiB data disks; returns its id. */
+    static String runInstance(int dataDisks) throws Exception {
         var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
         var place = new com.tencentcloudapi.cvm.v20170312.models.Placement();
         place.setZone("ap-guangzhou-1");
@@ -223,17 +222,34 @@ class SnapshotSdkTest {
         var data = new com.tencentcloudapi.cvm.v20170312.models.DataDisk();
         data.setDiskType("CLOUD_PREMIUM");
         data.setDiskSize(10L);
-        run.setDataDisks(new com.tencentcloudapi.cvm.v20170312.models.DataDisk[] {data});
-        String ins = cvm.RunInstances(run).getInstanceIdSet()[0];
+        var disks = new com.tencentcloudapi.cvm.v20170312.models.DataDisk[dataDisks];
+        Arrays.fill(disks, data);
+        run.setDataDisks(disks);
+        return api.cvm(api.admin).RunInstances(run).getInstanceIdSet()[0];
+    }
+
+    /** The query for an instance's data disks, once every one is attached. */
+    static DescribeDisksRequest dataDisksOf(String instance) {
         DescribeDisksRequest q = new DescribeDisksRequest();
         Filter f = new Filter();
         f.setName("instance-id");
-        f.setValues(new String[] {ins});
+        f.setValues(new String[] {instance});
         Filter usage = new Filter();
         usage.setName("disk-usage");
         usage.setValues(new String[] {"DATA_DISK"});
         q.setFilters(new Filter[] {f, usage});
-        await().atMost(Duration.ofSeconds(10)).until(() -> cbs.DescribeDisks(q).getDiskSet()[0].getDiskState().equals("ATTACHED"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> allAttached(q));
+        return q;
+    }
+
+    static boolean allAttached(DescribeDisksRequest q) throws Exception {
+        var set = cbs.DescribeDisks(q).getDiskSet();
+        return set.length > 0 && Arrays.stream(set).allMatch(d -> d.getDiskState().equals("ATTACHED"));
+    }
+
+    @Test
+    void rollingBackTheDiskOfARunningInstanceNeedsAutoStop() throws Exception {
+        DescribeDisksRequest q = dataDisksOf(runInstance(1));
         String disk = cbs.DescribeDisks(q).getDiskSet()[0].getDiskId();
         String s = snapshot(disk, null);
 
@@ -257,27 +273,7 @@ class SnapshotSdkTest {
 
     @Test
     void snapshotGroupsThroughTheApi() throws Exception {
-        var cvm = api.cvm(api.admin);
-        var run = new com.tencentcloudapi.cvm.v20170312.models.RunInstancesRequest();
-        var place = new com.tencentcloudapi.cvm.v20170312.models.Placement();
-        place.setZone("ap-guangzhou-1");
-        run.setPlacement(place);
-        run.setImageId("img-blank001");
-        run.setInstanceType("S5.MEDIUM4");
-        var data = new com.tencentcloudapi.cvm.v20170312.models.DataDisk();
-        data.setDiskType("CLOUD_PREMIUM");
-        data.setDiskSize(10L);
-        run.setDataDisks(new com.tencentcloudapi.cvm.v20170312.models.DataDisk[] {data, data});
-        String ins = cvm.RunInstances(run).getInstanceIdSet()[0];
-        DescribeDisksRequest q = new DescribeDisksRequest();
-        Filter f = new Filter();
-        f.setName("instance-id");
-        f.setValues(new String[] {ins});
-        Filter usage = new Filter();
-        usage.setName("disk-usage");
-        usage.setValues(new String[] {"DATA_DISK"});
-        q.setFilters(new Filter[] {f, usage});
-        await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(cbs.DescribeDisks(q).getDiskSet()).allMatch(d -> d.getDiskState().equals("ATTACHED")));
+        DescribeDisksRequest q = dataDisksOf(runInstance(2));
         String d1 = cbs.DescribeDisks(q).getDiskSet()[0].getDiskId();
         String d2 = cbs.DescribeDisks(q).getDiskSet()[1].getDiskId();
         write(d1, 0, bytes(21, 4096));
@@ -317,7 +313,7 @@ class SnapshotSdkTest {
                 + "\"},{\"DiskId\":\"" + d2 + "\",\"SnapshotId\":\"" + d2Snap + "\"}]";
         assertCode("UnsupportedOperation.InstanceNotStopped", () -> common.call("ApplySnapshotGroup", apply + "}"));
         common.call("ApplySnapshotGroup", apply + ",\"AutoStopInstance\":true,\"AutoStartInstance\":true}");
-        await().atMost(Duration.ofSeconds(10)).until(() -> Arrays.stream(cbs.DescribeDisks(q).getDiskSet()).allMatch(d -> d.getDiskState().equals("ATTACHED")));
+        await().atMost(Duration.ofSeconds(10)).until(() -> allAttached(q));
         assertThat(read(d1, 0, 4096)).isEqualTo(bytes(21, 4096));
         assertThat(read(d2, 0, 4096)).isEqualTo(bytes(22, 4096));
 
