@@ -43,12 +43,19 @@ public final class S3ProxyServer implements AutoCloseable {
     private final Deque<String> tail;
     private final AtomicInteger buckets = new AtomicInteger();
 
-    private S3ProxyServer(Process process, URI endpoint, String identity, String credential, Deque<String> tail) {
+    private final Path java;
+    private final Path jar;
+    private final Path dataDir;
+
+    private S3ProxyServer(Process process, URI endpoint, String identity, String credential, Deque<String> tail, Path java, Path jar, Path dataDir) {
         this.process = process;
         this.endpoint = endpoint;
         this.identity = identity;
         this.credential = credential;
         this.tail = tail;
+        this.java = java;
+        this.jar = jar;
+        this.dataDir = dataDir;
     }
 
     /** Starts a server storing under {@code dataDir}; retries on another port if one was taken meanwhile. */
@@ -80,8 +87,20 @@ public final class S3ProxyServer implements AutoCloseable {
             port = probe.getLocalPort();
         }
         SecureRandom random = new SecureRandom();
-        String identity = "AK" + hex(random, 8);
-        String credential = hex(random, 20);
+        return startOnce(java, jar, dataDir, port, "AK" + hex(random, 8), hex(random, 20));
+    }
+
+    /**
+     * Stops this server and starts another on the same port, with the same credentials and stored
+     * objects: an S3 endpoint that went away and came back. Use the returned server from then on.
+     */
+    public S3ProxyServer restart() throws IOException, InterruptedException {
+        close();
+        return startOnce(java, jar, dataDir, endpoint.getPort(), identity, credential);
+    }
+
+    private static S3ProxyServer startOnce(Path java, Path jar, Path dataDir, int port, String identity, String credential)
+            throws IOException, InterruptedException {
         Path storage = Files.createDirectories(dataDir.resolve("s3proxy-" + port));
         Path properties = dataDir.resolve("s3proxy-" + port + ".conf");
         Files.writeString(properties, String.join("\n",
@@ -117,7 +136,7 @@ public final class S3ProxyServer implements AutoCloseable {
         }, "s3proxy-log-" + port);
         drain.setDaemon(true);
         drain.start();
-        S3ProxyServer server = new S3ProxyServer(process, URI.create("http://127.0.0.1:" + port), identity, credential, tail);
+        S3ProxyServer server = new S3ProxyServer(process, URI.create("http://127.0.0.1:" + port), identity, credential, tail, java, jar, dataDir);
         try {
             ready.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             return server;
