@@ -53,11 +53,12 @@ final class PolicyActions {
 
     record DescribeResult(long totalCount, List<AutoSnapshotPolicyView> autoSnapshotPolicySet) {}
 
-    record SnapshotLog(String operator, String operation, String snapshotId, String operationState, String startTime, String endTime) {}
+    /** Tencent's fields, plus Cairn's {@code Detail}: why a FAILED operation failed (null otherwise). */
+    record SnapshotLog(String operator, String operation, String snapshotId, String operationState, String startTime, String endTime, String detail) {}
 
     record SnapshotLogsResult(List<SnapshotLog> snapshotOperationLogSet) {}
 
-    record DiskLog(String operator, String operation, String diskId, String operationState, String startTime, String endTime) {}
+    record DiskLog(String operator, String operation, String diskId, String operationState, String startTime, String endTime, String detail) {}
 
     record DiskLogsResult(List<DiskLog> diskOperationLogSet) {}
 
@@ -155,13 +156,17 @@ final class PolicyActions {
     /** DescribeSnapshotOperationLogs: filter {@code snapshot-id} (required, ≤ 10 ids), optional window. */
     Object snapshotLogs(Caller caller, Params p) {
         return new SnapshotLogsResult(logs(caller, p, "snapshot-id", SnapshotActions.SNAPSHOT_ID, PolicyActions::snapshotOperation,
-                (id, r, op) -> new SnapshotLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()))));
+                (id, r, op) -> new SnapshotLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()), failure(r))));
     }
 
     /** DescribeDiskOperationLogs: filter {@code disk-id} (required, ≤ 10 ids), optional window. */
     Object diskLogs(Caller caller, Params p) {
         return new DiskLogsResult(logs(caller, p, "disk-id", CbsActions.DISK_ID, r -> diskOperation(r.action()),
-                (id, r, op) -> new DiskLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()))));
+                (id, r, op) -> new DiskLog(Long.toString(r.accountId()), op, id, r.state(), time(r.startedAt()), time(r.finishedAt()), failure(r))));
+    }
+
+    private static String failure(OperationRecord r) {
+        return r.state().equals("FAILED") ? r.detail() : null;
     }
 
     @FunctionalInterface

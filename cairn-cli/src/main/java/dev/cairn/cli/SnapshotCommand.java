@@ -164,6 +164,22 @@ final class SnapshotCommand {
 
     private SnapshotCommand() {}
 
+    /** Why a snapshot's capture failed, from its operation log (Cairn's {@code Detail}). */
+    private static String failure(ClientCommand c, String id) {
+        try {
+            ObjectNode p = ClientCommand.params();
+            p.putArray("Filters").addObject().put("Name", "snapshot-id").putArray("Values").add(id);
+            String why = null;
+            for (JsonNode e : c.api().call("DescribeSnapshotOperationLogs", p).path("SnapshotOperationLogSet")) {
+                if (e.path("OperationState").asText().equals("FAILED") && e.hasNonNull("Detail")) why = e.path("Detail").asText();
+            }
+            if (why != null) return why;
+        } catch (IOException | ApiClient.ApiException e) {
+            // fall through: the log is a courtesy
+        }
+        return "see the disk's operation log and the server log";
+    }
+
     /** Waits until the snapshot is NORMAL (or gone: its capture failed), drawing a progress bar on stderr. */
     static void waitNormal(ClientCommand c, String id) throws Exception {
         Progress bar = new Progress(System.err, System.console() != null);
@@ -173,7 +189,7 @@ final class SnapshotCommand {
             JsonNode set = c.describeSnapshots(id);
             if (set.isEmpty()) {
                 bar.end();
-                throw new IOException("snapshot " + id + " failed (see the disk's operation log and the server log)");
+                throw new IOException("snapshot " + id + " failed: " + failure(c, id));
             }
             JsonNode s = set.get(0);
             int percent = s.path("Percent").asInt();

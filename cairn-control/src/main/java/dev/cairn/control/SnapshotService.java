@@ -357,7 +357,7 @@ public final class SnapshotService implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             if (background.closing()) log.info("snapshot {} stopped by shutdown; its changes go to the next snapshot", p.snapshotId());
             else log.error("snapshot failed snapshot={} disk={}", p.snapshotId(), p.disk().diskId(), e);
-            fail(p, background.closing() ? "stopped by a server shutdown" : e.toString());
+            fail(p, background.closing() ? "stopped by a server shutdown" : e instanceof IOException && e.getMessage() != null ? e.getMessage() : e.toString());
             return false;
         } finally {
             captureSlots.release();
