@@ -144,6 +144,25 @@ class FlattenTest {
     }
 
     @Test
+    void aRateLimitedFlattenTakesItsBytesOverTheRateAndReportsProgressOnTheWay() throws IOException {
+        byte[] base = baseBytes();
+        long rate = 16L << 20;
+        List<Long> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (OverlayVolume v = layered(base)) {
+            long t0 = System.nanoTime();
+            Flatten.Result r = new Flatten(v, rate, () -> false).run((present, total) -> seen.add(present));
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertThat(r.copiedBytes()).isGreaterThan(16L << 20);
+            // the last step to finish waits until every byte copied is due at the rate
+            assertThat(seconds).as("%d bytes at %d B/s", r.copiedBytes(), rate).isGreaterThanOrEqualTo(r.copiedBytes() / (double) rate - 0.05);
+            assertThat(seen).as("progress between none and all").anyMatch(p -> p > 0 && p < SIZE / BS);
+            ByteBuffer all = ByteBuffer.allocate(SIZE);
+            v.read(0, all);
+            assertThat(all.array()).isEqualTo(base);
+        }
+    }
+
+    @Test
     void aStoppedFlattenKeepsItsProgressAndTheNextRunFinishes() throws IOException {
         byte[] base = baseBytes();
         AtomicInteger polls = new AtomicInteger();
