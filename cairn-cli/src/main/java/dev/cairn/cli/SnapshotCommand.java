@@ -345,16 +345,23 @@ final class SnapshotCommand {
     static final class Progress {
         private final PrintStream err;
         private final boolean terminal;
-        private final long started = System.nanoTime();
+        private final java.util.function.LongSupplier nanoTime;
+        private final long started;
         private int lastPrinted = -1;
 
         Progress(PrintStream err, boolean terminal) {
+            this(err, terminal, System::nanoTime);
+        }
+
+        Progress(PrintStream err, boolean terminal, java.util.function.LongSupplier nanoTime) {
             this.err = err;
             this.terminal = terminal;
+            this.nanoTime = nanoTime;
+            this.started = nanoTime.getAsLong();
         }
 
         void show(int percent, long bytes) {
-            double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+            double seconds = Math.max(1e-3, (nanoTime.getAsLong() - started) / 1e9);
             double mibs = bytes / seconds / (1 << 20);
             String eta = percent <= 0 || percent >= 100 ? "-" : formatSeconds((long) (seconds * (100 - percent) / percent));
             int filled = percent / 5;
