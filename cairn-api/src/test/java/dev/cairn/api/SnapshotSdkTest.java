@@ -272,6 +272,71 @@ class SnapshotSdkTest {
     }
 
     @Test
+    void describeSnapshotsFiltersPagesAndOrders() throws Exception {
+        String disk = newDisk(10, null);
+        write(disk, 0, bytes(31, 4096));
+        String tag = Long.toString(System.nanoTime(), 36);
+        List<String> made = new ArrayList<>(); // oldest first
+        for (String n : List.of("a", "b", "c")) {
+            made.add(snapshot(disk, n + "-" + tag));
+            Thread.sleep(5); // distinct creation times
+        }
+        assertThat(ids(query(null, null, null, filter("disk-id", disk)))).as("newest first by default").isEqualTo(made.reversed());
+        assertThat(ids(query("ASC", null, null, filter("disk-id", disk)))).isEqualTo(made);
+        var page = query("DESC", 1L, 1L, filter("disk-id", disk));
+        assertThat(page.getTotalCount()).isEqualTo(3);
+        assertThat(ids(page)).containsExactly(made.get(1));
+        assertThat(ids(query(null, null, null, filter("disk-id", disk), filter("snapshot-name", "b-" + tag)))).containsExactly(made.get(1));
+        assertThat(ids(query(null, null, null, filter("snapshot-id", made.get(2))))).containsExactly(made.get(2));
+        for (Filter[] three : List.of(
+                new Filter[] {filter("snapshot-state", "NORMAL")}, new Filter[] {filter("disk-usage", "DATA_DISK")},
+                new Filter[] {filter("zone", "ap-guangzhou-1")}, new Filter[] {filter("project-id", "0")},
+                new Filter[] {filter("encrypt", "FALSE")}, new Filter[] {filter("snapshot-type", "PRIVATE_SNAPSHOT")})) {
+            Filter[] withDisk = Arrays.copyOf(three, 2);
+            withDisk[1] = filter("disk-id", disk);
+            assertThat(query(null, null, null, withDisk).getTotalCount()).as(three[0].getName()).isEqualTo(3);
+        }
+        for (Filter[] none : List.of(
+                new Filter[] {filter("snapshot-state", "CREATING")}, new Filter[] {filter("disk-usage", "SYSTEM_DISK")},
+                new Filter[] {filter("zone", "ap-guangzhou-2")}, new Filter[] {filter("encrypt", "TRUE")},
+                new Filter[] {filter("snapshot-type", "SHARED_SNAPSHOT")})) {
+            Filter[] withDisk = Arrays.copyOf(none, 2);
+            withDisk[1] = filter("disk-id", disk);
+            assertThat(query(null, null, null, withDisk).getTotalCount()).as(none[0].getName()).isZero();
+        }
+        DescribeSnapshotsRequest both = new DescribeSnapshotsRequest();
+        both.setSnapshotIds(new String[] {made.getFirst()});
+        both.setFilters(new Filter[] {filter("disk-id", disk)});
+        assertCode("InvalidParameter", () -> cbs.DescribeSnapshots(both));
+        DescribeSnapshotsRequest many = new DescribeSnapshotsRequest();
+        Filter eleven = new Filter();
+        eleven.setName("disk-id");
+        eleven.setValues(java.util.stream.IntStream.range(0, 11).mapToObj(i -> String.format("disk-%08d", i)).toArray(String[]::new));
+        many.setFilters(new Filter[] {eleven});
+        assertCode("InvalidParameterValue.LimitExceeded", () -> cbs.DescribeSnapshots(many));
+    }
+
+    static Filter filter(String name, String value) {
+        Filter f = new Filter();
+        f.setName(name);
+        f.setValues(new String[] {value});
+        return f;
+    }
+
+    static com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsResponse query(String order, Long offset, Long limit, Filter... filters) throws Exception {
+        DescribeSnapshotsRequest req = new DescribeSnapshotsRequest();
+        req.setFilters(filters);
+        if (order != null) req.setOrder(order);
+        if (offset != null) req.setOffset(offset);
+        if (limit != null) req.setLimit(limit);
+        return cbs.DescribeSnapshots(req);
+    }
+
+    static List<String> ids(com.tencentcloudapi.cbs.v20170312.models.DescribeSnapshotsResponse r) {
+        return Arrays.stream(r.getSnapshotSet()).map(Snapshot::getSnapshotId).toList();
+    }
+
+    @Test
     void snapshotGroupsThroughTheApi() throws Exception {
         DescribeDisksRequest q = dataDisksOf(runInstance(2));
         String d1 = cbs.DescribeDisks(q).getDiskSet()[0].getDiskId();
