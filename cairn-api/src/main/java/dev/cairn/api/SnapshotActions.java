@@ -28,8 +28,9 @@ import java.util.regex.Pattern;
  * its parameters, calls {@link SnapshotService} and answers with Tencent's field names. Thread-safe.
  *
  * <p>Cairn adds fields Tencent's {@code Snapshot} lacks — {@code LogicalBytes} (what the disk held),
- * {@code IncrementalBytes} (what the snapshot added to the repository) and {@code BytesRead} (capture
- * progress) — which Tencent's SDKs ignore.
+ * {@code IncrementalBytes} (what the snapshot added to the repository), {@code ExclusiveBytes} (what deleting
+ * it alone would free, as of the last background refresh; null before the first) and {@code BytesRead}
+ * (capture progress) — which Tencent's SDKs ignore.
  */
 final class SnapshotActions {
     static final Pattern SNAPSHOT_ID = Pattern.compile("snap-[a-z0-9]{8}");
@@ -56,7 +57,7 @@ final class SnapshotActions {
                         String snapshotType, long diskSize, String diskId, List<String> copyingToRegions, boolean encrypt,
                         String createTime, long imageCount, String diskUsage, String snapshotId, String timeStartShare,
                         List<CbsActions.Tag> tags, boolean isLocked, String latestModifyTime, String autoSnapshotPolicyId,
-                        String snapshotMode, long logicalBytes, long incrementalBytes, long bytesRead, String lockedUntil) {}
+                        String snapshotMode, long logicalBytes, long incrementalBytes, long bytesRead, String lockedUntil, Long exclusiveBytes) {}
 
     record CreateSnapshotResult(String snapshotId) {}
 
@@ -129,9 +130,11 @@ final class SnapshotActions {
         Map<String, Instant> locked = control.snapshotLocks().of(caller);
         Map<String, List<dev.cairn.control.Image>> images = control.images().bySnapshot(caller);
         Map<String, List<String>> copying = control.snapshotCopies().copyingTo(caller);
+        Map<String, Long> exclusive = snapshots.exclusiveBytes(caller, page.items().stream().map(Snapshot::snapshotId).toList());
         return new DescribeSnapshotsResult(page.totalCount(), page.items().stream()
                 .map(s -> view(s, control.region(), caller, shared.get(s.snapshotId()), locked.get(s.snapshotId()),
-                        images.getOrDefault(s.snapshotId(), List.of()), copying.getOrDefault(s.snapshotId(), List.of()))).toList());
+                        images.getOrDefault(s.snapshotId(), List.of()), copying.getOrDefault(s.snapshotId(), List.of()),
+                        exclusive.get(s.snapshotId()))).toList());
     }
 
     private static String type(Snapshot s, Caller caller) {
@@ -158,7 +161,7 @@ final class SnapshotActions {
 
     /** {@code shared}: how the caller's own snapshot is shared, or null; {@code lockedUntil}: its lock, or null. */
     static SnapshotView view(Snapshot s, Region region, Caller caller, dev.cairn.control.SnapshotShares.Summary shared, Instant lockedUntil,
-                             List<dev.cairn.control.Image> images, List<String> copyingTo) {
+                             List<dev.cairn.control.Image> images, List<String> copyingTo, Long exclusiveBytes) {
         return new SnapshotView(new CbsActions.Placement(s.zone(), s.projectId(), null, null, null, ""), s.copyFromRemote(), s.state().name(),
                 s.permanent(), s.name(), s.deadline() == null ? "" : Listing.cbsTime(s.deadline(), region.timeZone()), s.percent(),
                 images.stream().map(i -> new Image(i.imageId(), i.imageName())).toList(), shared == null ? 0 : shared.accounts(), type(s, caller),
@@ -167,7 +170,7 @@ final class SnapshotActions {
                 shared == null ? null : Listing.cbsTime(shared.since(), region.timeZone()), List.of(), lockedUntil != null,
                 OffsetDateTime.ofInstant(s.modifiedAt(), region.timeZone()).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
                 s.policyId(), "STANDARD_SNAPSHOT", s.logicalBytes(), s.incrementalBytes(), s.bytesRead(),
-                lockedUntil == null ? null : iso(lockedUntil, region));
+                lockedUntil == null ? null : iso(lockedUntil, region), exclusiveBytes);
     }
 
     Object modifySnapshotAttribute(Caller caller, Params p) {
@@ -318,7 +321,7 @@ final class SnapshotActions {
         p.end();
         Region region = control.region();
         List<SnapshotService.Recycled> all = snapshots.recycled(caller);
-        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null, List.of(), List.of()),
+        return new RecycledResult(all.size(), all.stream().map(r -> new RecycledView(view(r.snapshot(), region, caller, null, null, List.of(), List.of(), null),
                 Listing.cbsTime(r.recycledAt(), region.timeZone()), Listing.cbsTime(r.purgeAt(), region.timeZone()))).toList());
     }
 

@@ -304,6 +304,17 @@ class SnapshotSdkTest {
             withDisk[1] = filter("disk-id", disk);
             assertThat(query(null, null, null, withDisk).getTotalCount()).as(none[0].getName()).isZero();
         }
+        // Cairn's ExclusiveBytes, refreshed in the background: the disk's last capture frees nothing; an older one its root
+        CommonClient common = api.common(api.admin);
+        String byIds = "{\"SnapshotIds\":[\"" + made.getFirst() + "\",\"" + made.getLast() + "\"],\"Order\":\"ASC\"}";
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            JsonNode set = TencentApi.JSON.readTree(common.call("DescribeSnapshots", byIds)).path("Response").path("SnapshotSet");
+            return set.get(0).path("ExclusiveBytes").asLong(0) > 0 && set.get(1).path("ExclusiveBytes").isNumber();
+        });
+        JsonNode set = TencentApi.JSON.readTree(common.call("DescribeSnapshots", byIds)).path("Response").path("SnapshotSet");
+        assertThat(set.get(1).path("ExclusiveBytes").asLong()).as("the disk's last capture").isZero();
+        assertThat(set.get(0).path("ExclusiveBytes").asLong()).as("an unchanged older snapshot: its root").isLessThan(64 * 1024);
+
         DescribeSnapshotsRequest both = new DescribeSnapshotsRequest();
         both.setSnapshotIds(new String[] {made.getFirst()});
         both.setFilters(new Filter[] {filter("disk-id", disk)});

@@ -349,7 +349,7 @@ public final class SnapshotService implements AutoCloseable {
                     return null;
                 });
             });
-            release(replaced);
+            release(replaced); // also refreshes the snapshots' exclusive bytes
             log.info("snapshot done snapshot={} disk={} manifest={} incremental={} blocks={} ms={} store_ms={} commit_ms={} spilled_mib={}",
                     p.snapshotId(), p.disk().diskId(), m.shortForm(), job.incremental(), job.blocks(), (System.nanoTime() - started) / 1_000_000,
                     job.work().storeMillis(), job.work().commitMillis(), job.bytesSpilled() >> 20);
@@ -684,6 +684,7 @@ public final class SnapshotService implements AutoCloseable {
      */
     void release(Collection<String> manifests) {
         if (engine == null) return;
+        refreshSpaceSoon(); // what the others hold alone changes as a manifest goes
         for (String m : new LinkedHashSet<>(manifests)) {
             if (m == null) continue;
             Naming naming = catalog.read(tx -> naming(tx, m));
@@ -799,6 +800,63 @@ public final class SnapshotService implements AutoCloseable {
         }
     }
 
+    /** Set while a refresh of the snapshots' exclusive bytes is queued: changes until it starts ride on it. */
+    private final java.util.concurrent.atomic.AtomicBoolean spaceRefreshQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    /** How long a queued refresh waits, so a burst of snapshots and deletions shares one pass over the repository. */
+    static final long SPACE_REFRESH_DELAY_MS = 200;
+
+    /** Recomputes every snapshot's {@code exclusive_bytes} soon, in the background (see {@link #refreshSpace}). */
+    void refreshSpaceSoon() {
+        if (engine == null || !spaceRefreshQueued.compareAndSet(false, true)) return;
+        background.submit("refresh of snapshot space", () -> {
+            Thread.sleep(SPACE_REFRESH_DELAY_MS);
+            spaceRefreshQueued.set(false); // a change from here on queues another refresh
+            refreshSpace();
+        });
+    }
+
+    /**
+     * Stores what deleting each snapshot alone would free now (as {@link #space} reports it), for
+     * DescribeSnapshots: one pass over the live manifests (per distinct page, with SpaceAccounting's
+     * page cache), so a describe reads a column instead. Rows that appear meanwhile wait for the next.
+     */
+    void refreshSpace() throws IOException {
+        Map<ManifestId, Long> exclusive = engine.repository().spaceAccounting().exclusiveBytes(liveManifests(), dev.cairn.repository.Cancellation.none());
+        catalog.write(tx -> {
+            Map<String, Integer> rowsPerManifest = new java.util.HashMap<>();
+            List<String[]> rows = tx.query("SELECT snapshot_id, manifest_id FROM snapshots WHERE manifest_id IS NOT NULL",
+                    rs -> new String[] {rs.getString(1), rs.getString(2)});
+            for (String[] r : rows) rowsPerManifest.merge(r[1], 1, Integer::sum);
+            Set<String> diskNamed = new java.util.HashSet<>();
+            tx.query("SELECT last_manifest, base_manifest FROM disks", rs -> {
+                diskNamed.add(rs.getString(1));
+                diskNamed.add(rs.getString(2));
+                return null;
+            });
+            for (String[] r : rows) {
+                Long bytes = exclusive.get(ManifestId.parse(r[1]));
+                if (bytes == null) continue; // committed after the pass began
+                boolean shared = rowsPerManifest.get(r[1]) > 1 || diskNamed.contains(r[1]);
+                tx.update("UPDATE snapshots SET exclusive_bytes = ? WHERE snapshot_id = ?", shared ? 0L : bytes, r[0]);
+            }
+            return null;
+        });
+    }
+
+    /** The stored {@code exclusive_bytes} of these snapshots of the caller's that have one. */
+    public Map<String, Long> exclusiveBytes(Caller caller, Collection<String> snapshotIds) {
+        Map<String, Long> out = new java.util.HashMap<>();
+        if (snapshotIds.isEmpty()) return out;
+        catalog.read(tx -> {
+            for (String id : snapshotIds) {
+                tx.query("SELECT exclusive_bytes FROM snapshots WHERE snapshot_id = ? AND account_id = ? AND exclusive_bytes IS NOT NULL",
+                        rs -> out.put(id, rs.getLong(1)), id, caller.accountId());
+            }
+            return null;
+        });
+        return out;
+    }
+
     /** Every manifest the catalog names (snapshots, disks' last captures and bases) plus those being served. */
     Set<ManifestId> liveManifests() {
         ManifestNames names = manifestNames();
@@ -850,6 +908,7 @@ public final class SnapshotService implements AutoCloseable {
             return ids;
         });
         if (!interrupted.isEmpty()) log.info("snapshots interrupted by the last stop, removed: {}", interrupted);
+        refreshSpaceSoon(); // rows from before this column, or changed by a crash
     }
 
     /** Stops captures: they fail, and their blocks go to the next snapshot. */

@@ -157,11 +157,17 @@ abstract class SnapshotContract extends SnapshotFixture {
         String m2 = awaitNormal(s2).manifestId();
         assertThat(control.snapshots().space(alice, List.of(s1)).getFirst().exclusiveBytes())
                 .as("s1's 1 MiB of data is in no other manifest: deleting s1 would free it").isGreaterThan(1 << 20);
+        awaitIdle();
+        assertThat(control.snapshots().exclusiveBytes(alice, List.of(s1)).get(s1)).as("stored for DescribeSnapshots, the same figure")
+                .isEqualTo(control.snapshots().space(alice, List.of(s1)).getFirst().exclusiveBytes());
+        assertThat(control.snapshots().exclusiveBytes(admin, List.of(s1))).as("another account's: not shown").isEmpty();
         String clone = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 0, null, 1, null, false, 0, null, s1)).getFirst();
 
         var space = control.snapshots().space(alice, List.of(s1, s2));
         assertThat(space.get(0).exclusiveBytes()).as("s1 is also the clone's lineage").isZero();
         assertThat(space.get(1).exclusiveBytes()).as("s2 is the disk's last capture").isZero();
+        awaitIdle(); // the background refresh behind DescribeSnapshots' ExclusiveBytes
+        assertThat(control.snapshots().exclusiveBytes(alice, List.of(s1, s2))).containsEntry(s1, 0L).containsEntry(s2, 0L);
 
         control.snapshots().deleteSnapshots(alice, List.of(s1, s2));
         awaitIdle();
@@ -353,6 +359,7 @@ abstract class SnapshotContract extends SnapshotFixture {
         String last = control.snapshots().createSnapshot(alice, disk, null, null);
         awaitNormal(last);
         long createMs = (System.nanoTime() - t0) / 1_000_000;
+        awaitIdle(); // and the refresh of every snapshot's ExclusiveBytes it set off (cached roots and pages: the new ones only)
         long createCalls = backend.calls() - before;
         assertThat(createCalls).as("one changed block: a chunk, a page, a root, and their checks").isLessThan(20);
 
@@ -365,7 +372,9 @@ abstract class SnapshotContract extends SnapshotFixture {
 
         before = backend.calls();
         control.snapshots().deleteSnapshots(alice, List.of(ids.get(500)));
-        assertThat(backend.calls() - before).as("deleting one drops its root only").isLessThan(5);
+        awaitIdle();
+        assertThat(backend.calls() - before).as("deleting one drops its root only (and the refresh reads nothing new)").isLessThan(5);
+        assertThat(control.snapshots().exclusiveBytes(alice, List.of(ids.get(499), last))).as("refreshed for the rows").hasSize(2);
         System.out.printf("1,000 snapshots of one disk: the next one in %d ms with %d repository calls%n", createMs, createCalls);
     }
 

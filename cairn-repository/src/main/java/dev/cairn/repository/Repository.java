@@ -56,6 +56,8 @@ public final class Repository {
     private final ChunkStore chunks;
     private final InstantSource clock;
     private final WriterRegistry writers;
+    /** One for the repository, so its caches of roots and pages serve every caller (billing, the space refresh). */
+    private final SpaceAccounting spaceAccounting = new SpaceAccounting(this);
     /** Reusable encode buffers, one per concurrent put, so a put allocates no block-sized array. */
     private final ArrayBlockingQueue<byte[]> scratch = new ArrayBlockingQueue<>(16);
     /** The same for blocks in direct buffers (see {@link ChunkCodec#encodeDirect}). */
@@ -436,6 +438,7 @@ public final class Repository {
      */
     public void deleteManifest(ManifestId id) throws IOException {
         backend.delete(ChunkCodec.Type.ROOT.keyOf(id.content()));
+        spaceAccounting.forget(id);
         backend.delete(deletedKey(id)); // after the root: a crash in between leaves a marker of nothing, which gc removes
         log.info("deleted manifest {}", id.shortForm());
     }
@@ -538,9 +541,9 @@ public final class Repository {
         return new GarbageCollector(this, grace);
     }
 
-    /** Space figures (exclusive and total stored bytes) computed from manifests; see {@link SpaceAccounting}. */
+    /** Space figures (exclusive and total stored bytes) computed from manifests, shared; see {@link SpaceAccounting}. */
     public SpaceAccounting spaceAccounting() {
-        return new SpaceAccounting(this);
+        return spaceAccounting;
     }
 
     @Override

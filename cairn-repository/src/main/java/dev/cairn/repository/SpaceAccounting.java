@@ -25,8 +25,9 @@ import java.util.function.IntBinaryOperator;
  * <p><b>Cost.</b> Reference sets are built per page, not per manifest: a page shared by 1,000
  * snapshots of one disk (its blocks unchanged) is read once and its owners are resolved at page
  * level, so the work is (roots + distinct pages + one listing of chunk sizes), not (manifests ×
- * blocks). Decoded pages are kept in a bounded cache across calls on the same instance, so an hourly
- * billing run re-reads only pages of new manifests.
+ * blocks). Roots (until their manifest is deleted) and up to {@value #CACHED_PAGES} decoded pages are
+ * kept across calls on the repository's one instance, so an hourly billing run or a refresh after a
+ * snapshot re-reads only the new manifests' roots and pages.
  *
  * <p><b>Threads.</b> Thread-safe (calls are serialized); results reflect the repository during the call.
  */
@@ -146,6 +147,11 @@ public final class SpaceAccounting {
             if (pageSet.contains(ChunkId.parse(info.key().name()))) sum[0] += info.size();
         });
         return sum[0];
+    }
+
+    /** Drops a deleted manifest's cached root. */
+    synchronized void forget(ManifestId id) {
+        roots.remove(id);
     }
 
     private Repository.LoadedRoot root(ManifestId id) throws IOException {
