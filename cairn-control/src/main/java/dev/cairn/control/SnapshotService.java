@@ -822,10 +822,10 @@ public final class SnapshotService implements AutoCloseable {
      */
     void refreshSpace() throws IOException {
         Map<ManifestId, Long> exclusive = engine.repository().spaceAccounting().exclusiveBytes(liveManifests(), dev.cairn.repository.Cancellation.none());
-        catalog.write(tx -> {
+        catalog.writeLocked(tx -> { // a cache of figures: READ COMMITTED, so captures' row updates never retry because of it
             Map<String, Integer> rowsPerManifest = new java.util.HashMap<>();
-            List<String[]> rows = tx.query("SELECT snapshot_id, manifest_id FROM snapshots WHERE manifest_id IS NOT NULL",
-                    rs -> new String[] {rs.getString(1), rs.getString(2)});
+            List<String[]> rows = tx.query("SELECT snapshot_id, manifest_id, exclusive_bytes FROM snapshots WHERE manifest_id IS NOT NULL",
+                    rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
             for (String[] r : rows) rowsPerManifest.merge(r[1], 1, Integer::sum);
             Set<String> diskNamed = new java.util.HashSet<>();
             tx.query("SELECT last_manifest, base_manifest FROM disks", rs -> {
@@ -836,8 +836,9 @@ public final class SnapshotService implements AutoCloseable {
             for (String[] r : rows) {
                 Long bytes = exclusive.get(ManifestId.parse(r[1]));
                 if (bytes == null) continue; // committed after the pass began
-                boolean shared = rowsPerManifest.get(r[1]) > 1 || diskNamed.contains(r[1]);
-                tx.update("UPDATE snapshots SET exclusive_bytes = ? WHERE snapshot_id = ?", shared ? 0L : bytes, r[0]);
+                long value = rowsPerManifest.get(r[1]) > 1 || diskNamed.contains(r[1]) ? 0L : bytes;
+                if (r[2] != null && Long.parseLong(r[2]) == value) continue; // most rows: a change moves few figures
+                tx.update("UPDATE snapshots SET exclusive_bytes = ? WHERE snapshot_id = ?", value, r[0]);
             }
             return null;
         });
