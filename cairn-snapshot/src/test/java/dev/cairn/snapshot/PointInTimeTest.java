@@ -78,7 +78,7 @@ class PointInTimeTest {
                 for (int w = 0; w < WRITERS; w++) after[w] = started.get(w);
                 ManifestId m = job.run((d, t, b) -> {}, id -> {}); // the writers go on meanwhile: copy-before-write
                 assertThat(job.incremental()).isEqualTo(snapshot > 0);
-                byte[] image = readAll(engine.openSnapshot(m));
+                byte[] image = SnapshotModelTest.readAll(engine.openSnapshot(m));
                 for (int w = 0; w < WRITERS; w++) {
                     long k = lastWriteIn(image, w);
                     assertThat(k).as("snapshot %d, writer %d: its writes up to K, K between %d and %d", snapshot, w, before[w], after[w])
@@ -137,13 +137,5 @@ class PointInTimeTest {
         new Random(writer * 1_000_003L + i).nextBytes(b);
         ByteBuffer.wrap(b).putLong(writer).putLong(i);
         return b;
-    }
-
-    static byte[] readAll(Volume v) throws Exception {
-        try (v) {
-            ByteBuffer b = ByteBuffer.allocate((int) v.size());
-            v.read(0, b);
-            return b.array();
-        }
     }
 }
