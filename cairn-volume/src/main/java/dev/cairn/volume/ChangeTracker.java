@@ -86,7 +86,11 @@ public final class ChangeTracker {
         long first = offset / blockSize;
         long last = (offset + length - 1) / blockSize;
         synchronized (this) {
-            changed.add(first, last + 1);
+            // A range add copies an array container on every call (8 KiB per 4 KiB write to a small disk:
+            // 83% of the server's allocation under fio, and the GC pauses that came with it); adding one
+            // value, or nothing when the range is already in, changes the container in place.
+            if (first == last) changed.add((int) first);
+            else if (!changed.contains(first, last + 1)) changed.add(first, last + 1);
         }
     }
 

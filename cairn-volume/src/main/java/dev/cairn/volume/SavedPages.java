@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -14,6 +15,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * file at the pages' own offsets. Memory first because the writers pay for every saved page on their
  * own request path, and a page kept in the heap costs them no system call, no page-cache page and no
  * file-system allocation (measured: docs/benchmarks.md, "Where the writers' loss goes").
+ *
+ * <p>Pages in memory live outside the heap, in slabs of {@link #SLAB_PAGES} pages that this capture
+ * reuses as its reads free them: on the heap, every young collection under a heavy writer copied the
+ * saved pages still waiting (up to 150 MiB), and those 15–20 ms pauses stopped every request with
+ * them, {@code CreateSnapshot} included (docs/benchmarks.md, "GC pauses and saved pages").
  *
  * <p>Invariants: a page is saved at most once (the caller's bitmap says which are saved) and read at
  * most once ({@link #read} takes it out); whoever takes a page out of memory gives its bytes back to
@@ -58,10 +64,15 @@ final class SavedPages implements AutoCloseable {
         }
     }
 
+    /** Pages per off-heap slab (1 MiB): few allocations, and at most one slab more than the peak in use. */
+    static final int SLAB_PAGES = 256;
+
     private final Path spillFile;
     private final Budget budget;
-    /** Page offset → its old bytes (a slice of the buffer {@link #save} was given). */
+    /** Page offset → its old bytes, in a page of a slab. */
     private final ConcurrentHashMap<Long, ByteBuffer> inMemory = new ConcurrentHashMap<>();
+    /** Slab pages not in use; the slabs are freed with this object (direct buffers: their cleaner). */
+    private final ArrayDeque<ByteBuffer> freePages = new ArrayDeque<>(); // guarded by itself
     private FileChannel spill; // guarded by this
     private final AtomicLong bytesToFile = new AtomicLong();
 
@@ -70,11 +81,15 @@ final class SavedPages implements AutoCloseable {
         this.budget = budget;
     }
 
-    /** Keeps {@code bytes} (whole pages from page offset {@code pos}, the last one maybe short); the buffer must not be reused. */
+    /** Keeps a copy of {@code bytes} (whole pages from page offset {@code pos}, the last one maybe short). */
     void save(long pos, ByteBuffer bytes) throws IOException {
         int length = bytes.remaining();
         if (budget.tryTake(length)) {
-            for (int i = 0; i < length; i += PAGE) inMemory.put(pos + i, bytes.slice(bytes.position() + i, Math.min(PAGE, length - i)));
+            for (int i = 0; i < length; i += PAGE) {
+                ByteBuffer page = takePage();
+                page.put(bytes.slice(bytes.position() + i, Math.min(PAGE, length - i))).flip();
+                inMemory.put(pos + i, page);
+            }
             return;
         }
         FileChannel ch = spill();
@@ -90,8 +105,9 @@ final class SavedPages implements AutoCloseable {
             int n;
             if (page != null) {
                 n = page.remaining();
-                budget.giveBack(n);
                 dst.put(page);
+                givePage(page);
+                budget.giveBack(n);
             } else {
                 ByteBuffer part = dst.duplicate();
                 part.limit(part.position() + Math.min(PAGE, dst.remaining()));
@@ -100,6 +116,22 @@ final class SavedPages implements AutoCloseable {
                 dst.position(dst.position() + n);
             }
             pos += n;
+        }
+    }
+
+    private ByteBuffer takePage() {
+        synchronized (freePages) {
+            if (freePages.isEmpty()) {
+                ByteBuffer slab = ByteBuffer.allocateDirect(SLAB_PAGES * PAGE);
+                for (int i = 0; i < SLAB_PAGES; i++) freePages.push(slab.slice(i * PAGE, PAGE));
+            }
+            return freePages.pop().clear();
+        }
+    }
+
+    private void givePage(ByteBuffer page) {
+        synchronized (freePages) {
+            freePages.push(page);
         }
     }
 
@@ -135,6 +167,9 @@ final class SavedPages implements AutoCloseable {
         for (Long pos : inMemory.keySet()) {
             ByteBuffer page = inMemory.remove(pos);
             if (page != null) budget.giveBack(page.remaining());
+        }
+        synchronized (freePages) {
+            freePages.clear(); // the slabs go with the last reference to a page
         }
         FileChannel ch;
         synchronized (this) {
