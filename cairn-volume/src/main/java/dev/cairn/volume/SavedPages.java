@@ -16,10 +16,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * own request path, and a page kept in the heap costs them no system call, no page-cache page and no
  * file-system allocation (measured: docs/benchmarks.md, "Where the writers' loss goes").
  *
- * <p>Pages in memory live outside the heap, in slabs of {@link #SLAB_PAGES} pages that this capture
- * reuses as its reads free them: on the heap, every young collection under a heavy writer copied the
- * saved pages still waiting (up to 150 MiB), and those 15–20 ms pauses stopped every request with
- * them, {@code CreateSnapshot} included (docs/benchmarks.md, "GC pauses and saved pages").
+ * <p>Pages in memory are outside the heap, in 4 KiB pages of 1 MiB slabs that the {@link Budget} keeps
+ * and hands out again. On the heap, each young collection under a heavy writer copied the pages still
+ * waiting (250–350 MiB), and those 20–33 ms pauses stopped every request, {@code CreateSnapshot}
+ * included. Slabs are kept, not freed, because fresh memory is what costs here: a new slab per capture
+ * spent 16% of both cores in first-touch page faults and cost the writers a third of their speed
+ * (docs/benchmarks.md, "Saved pages off the heap").
  *
  * <p>Invariants: a page is saved at most once (the caller's bitmap says which are saved) and read at
  * most once ({@link #read} takes it out); whoever takes a page out of memory gives its bytes back to
@@ -30,7 +32,14 @@ final class SavedPages implements AutoCloseable {
     /** Copy-before-write unit: a page (a page at the disk's end may be shorter). */
     static final int PAGE = 4096;
 
-    /** Bytes of saved pages all captures of the process may hold in memory together. */
+    /** Pages per slab (1 MiB). */
+    static final int SLAB_PAGES = 256;
+
+    /**
+     * Bytes of saved pages all captures of the process may hold in memory together, and the pages
+     * themselves: slabs once made stay with the budget (at most its limit, plus a slab per thread that
+     * made one at the same moment) and go from capture to capture.
+     */
     static final class Budget {
         /**
          * The server's: {@code -Dcairn.cowMemoryMiB}, default a quarter of the heap's maximum (1.5 GiB with
@@ -41,6 +50,7 @@ final class SavedPages implements AutoCloseable {
 
         private final long limit;
         private final AtomicLong used = new AtomicLong();
+        private final ArrayDeque<ByteBuffer> freePages = new ArrayDeque<>(); // guarded by itself
 
         Budget(long limitBytes) {
             this.limit = limitBytes;
@@ -62,17 +72,38 @@ final class SavedPages implements AutoCloseable {
         long used() {
             return used.get();
         }
-    }
 
-    /** Pages per off-heap slab (1 MiB): few allocations, and at most one slab more than the peak in use. */
-    static final int SLAB_PAGES = 256;
+        /** A page of 4 KiB, cleared; give it back with {@link #givePage}. */
+        ByteBuffer takePage() {
+            synchronized (freePages) {
+                ByteBuffer page = freePages.poll();
+                if (page != null) return page.clear();
+            }
+            ByteBuffer slab = ByteBuffer.allocateDirect(SLAB_PAGES * PAGE); // outside the lock: touching a fresh MiB takes a while
+            synchronized (freePages) {
+                for (int i = 1; i < SLAB_PAGES; i++) freePages.push(slab.slice(i * PAGE, PAGE));
+            }
+            return slab.slice(0, PAGE);
+        }
+
+        void givePage(ByteBuffer page) {
+            synchronized (freePages) {
+                freePages.push(page);
+            }
+        }
+
+        /** Bytes of pages made and not in use now. */
+        long freePageBytes() {
+            synchronized (freePages) {
+                return (long) freePages.size() * PAGE;
+            }
+        }
+    }
 
     private final Path spillFile;
     private final Budget budget;
-    /** Page offset → its old bytes, in a page of a slab. */
+    /** Page offset → its old bytes, in a page of the budget's. */
     private final ConcurrentHashMap<Long, ByteBuffer> inMemory = new ConcurrentHashMap<>();
-    /** Slab pages not in use; the slabs are freed with this object (direct buffers: their cleaner). */
-    private final ArrayDeque<ByteBuffer> freePages = new ArrayDeque<>(); // guarded by itself
     private FileChannel spill; // guarded by this
     private final AtomicLong bytesToFile = new AtomicLong();
 
@@ -86,7 +117,7 @@ final class SavedPages implements AutoCloseable {
         int length = bytes.remaining();
         if (budget.tryTake(length)) {
             for (int i = 0; i < length; i += PAGE) {
-                ByteBuffer page = takePage();
+                ByteBuffer page = budget.takePage();
                 page.put(bytes.slice(bytes.position() + i, Math.min(PAGE, length - i))).flip();
                 inMemory.put(pos + i, page);
             }
@@ -106,7 +137,7 @@ final class SavedPages implements AutoCloseable {
             if (page != null) {
                 n = page.remaining();
                 dst.put(page);
-                givePage(page);
+                budget.givePage(page);
                 budget.giveBack(n);
             } else {
                 ByteBuffer part = dst.duplicate();
@@ -116,22 +147,6 @@ final class SavedPages implements AutoCloseable {
                 dst.position(dst.position() + n);
             }
             pos += n;
-        }
-    }
-
-    private ByteBuffer takePage() {
-        synchronized (freePages) {
-            if (freePages.isEmpty()) {
-                ByteBuffer slab = ByteBuffer.allocateDirect(SLAB_PAGES * PAGE);
-                for (int i = 0; i < SLAB_PAGES; i++) freePages.push(slab.slice(i * PAGE, PAGE));
-            }
-            return freePages.pop().clear();
-        }
-    }
-
-    private void givePage(ByteBuffer page) {
-        synchronized (freePages) {
-            freePages.push(page);
         }
     }
 
@@ -166,10 +181,10 @@ final class SavedPages implements AutoCloseable {
     public void close() {
         for (Long pos : inMemory.keySet()) {
             ByteBuffer page = inMemory.remove(pos);
-            if (page != null) budget.giveBack(page.remaining());
-        }
-        synchronized (freePages) {
-            freePages.clear(); // the slabs go with the last reference to a page
+            if (page != null) {
+                budget.giveBack(page.remaining());
+                budget.givePage(page);
+            }
         }
         FileChannel ch;
         synchronized (this) {
