@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * (docs/benchmarks.md, "Saved pages off the heap").
  *
  * <p>Invariants: a page is saved at most once (the caller's bitmap says which are saved) and read at
- * most once ({@link #read} takes it out); whoever takes a page out of memory gives its bytes back to
- * the budget, so {@link #close} after a failed capture frees what the reads did not. The spill file is
+ * most once ({@link #read} takes it out); whoever takes a page out of memory gives it and its bytes
+ * back to the budget, so {@link #close} after a failed capture frees what the reads did not. The spill file is
  * opened on first use and deleted when closed.
  */
 final class SavedPages implements AutoCloseable {
@@ -116,12 +116,21 @@ final class SavedPages implements AutoCloseable {
     void save(long pos, ByteBuffer bytes) throws IOException {
         int length = bytes.remaining();
         if (budget.tryTake(length)) {
-            for (int i = 0; i < length; i += PAGE) {
-                ByteBuffer page = budget.takePage();
-                page.put(bytes.slice(bytes.position() + i, Math.min(PAGE, length - i))).flip();
-                inMemory.put(pos + i, page);
+            ByteBuffer[] pages = new ByteBuffer[(length + PAGE - 1) / PAGE];
+            try {
+                for (int k = 0; k < pages.length; k++) pages[k] = budget.takePage();
+            } catch (OutOfMemoryError noNativeMemory) { // -XX:MaxDirectMemorySize below the budget: the file then
+                for (ByteBuffer p : pages) if (p != null) budget.givePage(p);
+                budget.giveBack(length);
+                pages = null;
             }
-            return;
+            if (pages != null) {
+                for (int k = 0; k < pages.length; k++) {
+                    int i = k * PAGE;
+                    inMemory.put(pos + i, pages[k].put(bytes.slice(bytes.position() + i, Math.min(PAGE, length - i))).flip());
+                }
+                return;
+            }
         }
         FileChannel ch = spill();
         bytesToFile.addAndGet(length);
