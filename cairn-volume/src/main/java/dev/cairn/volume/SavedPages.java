@@ -13,10 +13,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Where one capture keeps the old bytes of the pages that changes overwrote before the capture read
  * them (copy-before-write): in memory while the process-wide {@link Budget} has room, else in a spill
  * file at the pages' own offsets. Memory first because the writers pay for every saved page on their
- * own request path, and a page kept in the heap costs them no system call, no page-cache page and no
+ * own request path, and a page kept in memory costs them no system call, no page-cache page and no
  * file-system allocation (measured: docs/benchmarks.md, "Where the writers' loss goes").
  *
- * <p>Pages in memory are outside the heap, in 4 KiB pages of 1 MiB slabs that the {@link Budget} keeps
+ * <p>That memory is outside the heap, in 4 KiB pages of 1 MiB slabs that the {@link Budget} keeps
  * and hands out again. On the heap, each young collection under a heavy writer copied the pages still
  * waiting (250–350 MiB), and those 20–33 ms pauses stopped every request, {@code CreateSnapshot}
  * included. Slabs are kept, not freed, because fresh memory is what costs here: a new slab per capture
@@ -73,8 +73,22 @@ final class SavedPages implements AutoCloseable {
             return used.get();
         }
 
-        /** A page of 4 KiB, cleared; give it back with {@link #givePage}. */
-        ByteBuffer takePage() {
+        /**
+         * {@code count} pages of 4 KiB, cleared (give each back with {@link #givePage}); null, taking
+         * none, if there is no native memory for them ({@code -XX:MaxDirectMemorySize} below the limit).
+         */
+        ByteBuffer[] takePages(int count) {
+            ByteBuffer[] pages = new ByteBuffer[count];
+            try {
+                for (int k = 0; k < count; k++) pages[k] = takePage();
+                return pages;
+            } catch (OutOfMemoryError noNativeMemory) {
+                for (ByteBuffer p : pages) if (p != null) givePage(p);
+                return null;
+            }
+        }
+
+        private ByteBuffer takePage() {
             synchronized (freePages) {
                 ByteBuffer page = freePages.poll();
                 if (page != null) return page.clear();
@@ -116,14 +130,7 @@ final class SavedPages implements AutoCloseable {
     void save(long pos, ByteBuffer bytes) throws IOException {
         int length = bytes.remaining();
         if (budget.tryTake(length)) {
-            ByteBuffer[] pages = new ByteBuffer[(length + PAGE - 1) / PAGE];
-            try {
-                for (int k = 0; k < pages.length; k++) pages[k] = budget.takePage();
-            } catch (OutOfMemoryError noNativeMemory) { // -XX:MaxDirectMemorySize below the budget: the file then
-                for (ByteBuffer p : pages) if (p != null) budget.givePage(p);
-                budget.giveBack(length);
-                pages = null;
-            }
+            ByteBuffer[] pages = budget.takePages((length + PAGE - 1) / PAGE);
             if (pages != null) {
                 for (int k = 0; k < pages.length; k++) {
                     int i = k * PAGE;
@@ -131,6 +138,7 @@ final class SavedPages implements AutoCloseable {
                 }
                 return;
             }
+            budget.giveBack(length); // no native memory: the spill file takes them
         }
         FileChannel ch = spill();
         bytesToFile.addAndGet(length);
