@@ -11,21 +11,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A repository directory on a file system that fills up for real (a 40 MiB ext4 image mounted with
- * fuse2fs): a snapshot of 64 MiB of incompressible data hits ENOSPC, fails cleanly with a message that
- * says so, and the disk keeps working; after {@code repo gc} clears what the failed capture wrote, a
- * snapshot that fits succeeds and verify is clean.
+ * A repository directory on a file system that fills up for real (40 MiB): a snapshot of 64 MiB of
+ * incompressible data hits ENOSPC, fails cleanly with a message that says so, and the disk keeps
+ * working; after {@code repo gc} clears what the failed capture wrote, a snapshot that fits succeeds and
+ * verify is clean.
+ *
+ * <p>The file system is a size-limited tmpfs. Only where mounting one is not allowed does the test fall
+ * back to an ext4 image under fuse2fs, which is less reliable here: fuse2fs 1.47.0 can leave a file's
+ * extent tree damaged when ENOSPC hits mid-write, then fails to unlink that file
+ * ({@code EXT2_ET_BAD_BLOCK_NUM}) and from then on refuses every write ("Read-only file system"). That
+ * happened in about one run in six and is a fuse2fs bug, not Cairn's.
  */
 class RepositoryFullIT {
     @TempDir Path tmp;
 
     @Test
     void aFullRepositoryFailsTheSnapshotCleanlyAndTheDiskKeepsWorking() throws Exception {
-        Path image = tmp.resolve("fs.img");
         Path mount = Files.createDirectories(tmp.resolve("mnt"));
-        run("truncate", "-s", "40M", image.toString()).ok();
-        run("mkfs.ext4", "-q", "-F", image.toString()).ok();
-        run("fuse2fs", image.toString(), mount.toString(), "-o", "fakeroot").ok();
+        mountSmallFileSystem(mount);
         try {
             byte[] data = new byte[64 << 20];
             new Random(7).nextBytes(data);
@@ -61,7 +64,18 @@ class RepositoryFullIT {
                 assertThat(server.stop()).isZero();
             }
         } finally {
-            run("fusermount", "-u", mount.toString());
+            run("umount", mount.toString()).ok();
         }
+    }
+
+    /** Mounts a 40 MiB file system at {@code mount}: a tmpfs, or where that is not allowed an ext4 image under fuse2fs. */
+    private void mountSmallFileSystem(Path mount) throws Exception {
+        if (run("mount", "-t", "tmpfs", "-o", "size=40m,mode=0700", "cairn-full-test", mount.toString()).exit() == 0) {
+            return;
+        }
+        Path image = tmp.resolve("fs.img");
+        run("truncate", "-s", "40M", image.toString()).ok();
+        run("mkfs.ext4", "-q", "-F", image.toString()).ok();
+        run("fuse2fs", image.toString(), mount.toString(), "-o", "fakeroot").ok();
     }
 }
