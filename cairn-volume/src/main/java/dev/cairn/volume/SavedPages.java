@@ -16,12 +16,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * own request path, and a page kept in memory costs them no system call, no page-cache page and no
  * file-system allocation (measured: docs/benchmarks.md, "Where the writers' loss goes").
  *
- * <p>That memory is outside the heap, in 4 KiB pages of 1 MiB slabs that the {@link Budget} keeps
+ * <p>That memory is outside the heap, in 4 KiB pages of 2 MiB slabs that the {@link Budget} keeps
  * and hands out again. On the heap, each young collection under a heavy writer copied the pages still
  * waiting (250–350 MiB), and those 20–33 ms pauses stopped every request, {@code CreateSnapshot}
  * included. Slabs are kept, not freed, because fresh memory is what costs here: a new slab per capture
  * spent 16% of both cores in first-touch page faults and cost the writers a third of their speed
- * (docs/benchmarks.md, "Saved pages off the heap").
+ * (docs/benchmarks.md, "Saved pages off the heap"). For the same reason a slab is a huge page where the
+ * kernel allows ({@link AnonymousMemory}): the first capture of a fresh server makes its slabs as
+ * the writers need them.
  *
  * <p>Invariants: a page is saved at most once (the caller's bitmap says which are saved) and read at
  * most once ({@link #read} takes it out); whoever takes a page out of memory gives it and its bytes
@@ -32,8 +34,8 @@ final class SavedPages implements AutoCloseable {
     /** Copy-before-write unit: a page (a page at the disk's end may be shorter). */
     static final int PAGE = 4096;
 
-    /** Pages per slab (1 MiB). */
-    static final int SLAB_PAGES = 256;
+    /** Pages per slab: one huge page. */
+    static final int SLAB_PAGES = AnonymousMemory.HUGE_PAGE / PAGE;
 
     /**
      * Bytes of saved pages all captures of the process may hold in memory together, and the pages
@@ -75,7 +77,7 @@ final class SavedPages implements AutoCloseable {
 
         /**
          * {@code count} pages of 4 KiB, cleared (give each back with {@link #givePage}); null, taking
-         * none, if there is no native memory for them ({@code -XX:MaxDirectMemorySize} below the limit).
+         * none, if the kernel has no memory for them.
          */
         ByteBuffer[] takePages(int count) {
             ByteBuffer[] pages = new ByteBuffer[count];
@@ -93,7 +95,7 @@ final class SavedPages implements AutoCloseable {
                 ByteBuffer page = freePages.poll();
                 if (page != null) return page.clear();
             }
-            ByteBuffer slab = ByteBuffer.allocateDirect(SLAB_PAGES * PAGE); // outside the lock: touching a fresh MiB takes a while
+            ByteBuffer slab = AnonymousMemory.allocate(SLAB_PAGES * PAGE); // outside the lock: a system call
             synchronized (freePages) {
                 for (int i = 1; i < SLAB_PAGES; i++) freePages.push(slab.slice(i * PAGE, PAGE));
             }
