@@ -379,8 +379,7 @@ public final class SnapshotService implements AutoCloseable {
     // ------------------------------------------------------------------ describe, modify
 
     public Page<Snapshot> describeSnapshots(Caller caller, ListQuery<Snapshot> query) {
-        List<Snapshot> all = catalog.read(tx -> SnapshotShares.visible(tx, caller)); // its own, and those shared with it
-        return query.apply(CloudControl.restrictIds(all, query.ids(), Snapshot::snapshotId));
+        return query.apply(catalog.read(tx -> SnapshotShares.visible(tx, caller, query.ids()))); // its own, and those shared with it
     }
 
     public Page<SnapshotGroup> describeSnapshotGroups(Caller caller, ListQuery<SnapshotGroup> query) {
