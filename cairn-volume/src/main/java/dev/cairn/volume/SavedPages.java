@@ -102,6 +102,20 @@ final class SavedPages implements AutoCloseable {
             return slab.slice(0, PAGE);
         }
 
+        /** {@code count} whole pages counted against the limit, or null (none taken) if it or the kernel has no room. */
+        ByteBuffer[] takeWithin(int count) {
+            if (!tryTake((long) count * PAGE)) return null;
+            ByteBuffer[] pages = takePages(count);
+            if (pages == null) giveBack((long) count * PAGE);
+            return pages;
+        }
+
+        /** Gives back a whole page from {@link #takeWithin}. */
+        void release(ByteBuffer page) {
+            giveBack(PAGE);
+            givePage(page);
+        }
+
         void givePage(ByteBuffer page) {
             synchronized (freePages) {
                 freePages.push(page);

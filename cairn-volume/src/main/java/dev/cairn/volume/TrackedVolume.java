@@ -34,12 +34,27 @@ import org.roaringbitmap.RoaringBitmap;
  * has not copied already) aside ({@link SavedPages}: in memory within a process-wide budget, else a
  * spill file {@code DIR/<disk>.cow}), then proceeds: a 4 KiB write costs a 4 KiB copy, not a whole
  * block. The capture reads each block of D exactly once through {@link Capture#read}: the live block,
- * with the saved pages laid over it. Both happen under the block's stripe lock, and a change saves
- * before it writes, so any page the live read may have caught mid-change is one the overlay replaces —
- * each block of D is read as it was at the barrier, never a mix. The block is marked taken only after
- * that read, so a change that sees the mark without the lock may overwrite it at once.
+ * with the saved pages laid over it. A change saves under the block's stripe lock before it writes,
+ * so any page the live read may have caught mid-change is one the overlay replaces — each block of D
+ * is read as it was at the barrier, never a mix. The live read itself takes no lock (writers must not
+ * wait on the device for the capture); laying the saved pages over it and marking the block taken
+ * happen under the stripe lock, so a change that sees the mark without the lock may overwrite the
+ * block at once, and one that does not see it saves first.
  *
- * <p>Reads, flushes and extents pass straight through (they change nothing).
+ * <p><b>Writes held back.</b> Saving an old page means reading it, and from a cold page cache that
+ * read is a trip to the device on the writer's request path (measured: writers kept 0.31–0.39 of
+ * their speed, 0.64–0.75 without the read; docs/benchmarks.md). So a plain write of whole pages inside
+ * one block of D not read yet is instead held in memory (the same budget as saved pages) and not
+ * passed on: the old bytes stay where they are for the capture, and the write costs a memory copy.
+ * The held pages reach the inner volume when the capture reads their block (before it is marked
+ * taken, so no later write can be overtaken), or earlier when anything must see them there: a read,
+ * extents or a transfer of their range, a change that is not held, a flush (all held pages), the
+ * capture's end. Those save the old pages first, as a change would. Until then, like data in a
+ * disk's volatile cache, they are in this process only: a crash loses them, as NBD allows for writes
+ * not flushed. A held page that cannot be written when the capture ends (a full file system) is
+ * reported by the next flush, as the page cache reports a failed write-back.
+ *
+ * <p>Reads, flushes and extents otherwise pass straight through (they change nothing).
  */
 public final class TrackedVolume implements Volume {
     private static final int STRIPES = 64;
@@ -55,6 +70,8 @@ public final class TrackedVolume implements Volume {
     private volatile Capture capture;
     /** The changes since the last barrier; replaced (under the write side of the gate) at each barrier. */
     private volatile Epoch epoch = new Epoch();
+    /** Why held writes could not reach the inner volume when their capture ended; the next flush reports it. */
+    private final java.util.concurrent.atomic.AtomicReference<IOException> lostWrites = new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * The changes begun between two barriers, counted while they run in the inner volume. Once closed
@@ -195,6 +212,7 @@ public final class TrackedVolume implements Volume {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        if (!fua && capture != null && heldBack(offset, src)) return;
         Epoch running = beforeChange(offset, src.remaining());
         try {
             inner.write(offset, src, fua);
@@ -245,6 +263,81 @@ public final class TrackedVolume implements Volume {
     }
 
     /**
+     * Holds the write in memory for the capture (see the class comment) if it qualifies, marking its
+     * blocks changed; false if it must go the usual way.
+     */
+    private boolean heldBack(long offset, ByteBuffer src) throws IOException {
+        int length = src.remaining();
+        gate.readLock().lock();
+        try {
+            Capture c = capture;
+            if (c == null || offset < 0 || offset + length > inner.size() || !c.holdBack(offset, src)) return false;
+            noteChange();
+            tracker.mark(offset, length);
+            return true;
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    private static void noteChange() {
+        long now = System.nanoTime();
+        if (now - lastChange > 1_000_000) lastChange = now; // a shared line written ~1,000 times a second, not per write
+    }
+
+    /** Puts the writes a capture holds in {@code [offset, offset + length)} into the inner volume, so reading it there sees them. */
+    private void settle(long offset, long length) throws IOException {
+        Capture c = capture;
+        if (c == null || !c.holdsWrites()) return;
+        gate.readLock().lock();
+        try {
+            if (capture == c) c.settle(offset, length);
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /** Threads that settle held writes for a flush: each saves old pages with a read of its own, so the device sees them at a queue depth like the writers' own. */
+    private static final int SETTLERS = 16;
+
+    /**
+     * Puts every write a capture holds now into the inner volume, a block at a time (the capture's end
+     * is not held off for long), on {@link #SETTLERS} threads.
+     */
+    private void settleAll() throws IOException {
+        Capture c = capture;
+        if (c == null || !c.holdsWrites()) return;
+        long[] blocks = c.blocksHoldingWrites();
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<IOException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable settler = () -> {
+            for (int i; failed.get() == null && (i = next.getAndIncrement()) < blocks.length; ) {
+                gate.readLock().lock();
+                try {
+                    if (capture != c) return; // it ended, and its end wrote them
+                    c.settle(blocks[i] * c.blockSize(), c.blockLength(blocks[i]));
+                } catch (IOException e) {
+                    failed.compareAndSet(null, e);
+                } finally {
+                    gate.readLock().unlock();
+                }
+            }
+        };
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 1; t < Math.min(SETTLERS, blocks.length); t++) threads.add(Thread.ofVirtual().name("settle").start(settler));
+        settler.run();
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("flush of " + name + " interrupted");
+            }
+        }
+        if (failed.get() != null) throw failed.get();
+    }
+
+    /**
      * A change's bookkeeping, under the read side of the gate: old pages saved for a capture, blocks
      * marked changed. Returns the epoch it now runs in; the caller exits it once the inner volume has
      * the change (or refused it).
@@ -255,8 +348,7 @@ public final class TrackedVolume implements Volume {
             Epoch e = epoch.enter();
             try {
                 if (length <= 0 || offset < 0 || offset + length > inner.size()) return e; // inner rejects it
-                long now = System.nanoTime();
-                if (now - lastChange > 1_000_000) lastChange = now; // a shared line written ~1,000 times a second, not per write
+                noteChange();
                 Capture c = capture;
                 if (c != null) c.preserve(offset, length);
                 tracker.mark(offset, length);
@@ -274,12 +366,35 @@ public final class TrackedVolume implements Volume {
 
     @Override public long size() { return inner.size(); }
     @Override public boolean readOnly() { return inner.readOnly(); }
-    @Override public void read(long offset, ByteBuffer dst) throws IOException { inner.read(offset, dst); }
-    @Override public Transfer transfer(long offset, long length) throws IOException { return inner.transfer(offset, length); }
-    @Override public void flush() throws IOException { inner.flush(); }
     @Override public boolean fastZero(boolean mayPunch) { return inner.fastZero(mayPunch); }
     @Override public void prefetch(long offset, long length) throws IOException { inner.prefetch(offset, length); }
-    @Override public List<Extent> extents(long offset, long length) throws IOException { return inner.extents(offset, length); }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        settle(offset, dst.remaining());
+        inner.read(offset, dst);
+    }
+
+    @Override
+    public Transfer transfer(long offset, long length) throws IOException {
+        settle(offset, length);
+        return inner.transfer(offset, length);
+    }
+
+    @Override
+    public List<Extent> extents(long offset, long length) throws IOException {
+        settle(offset, length); // a held page over a hole is data
+        return inner.extents(offset, length);
+    }
+
+    /** Every write acknowledged before it durable, held ones included; reports held writes lost at a capture's end. */
+    @Override
+    public void flush() throws IOException {
+        settleAll();
+        inner.flush();
+        IOException lost = lostWrites.getAndSet(null);
+        if (lost != null) throw lost;
+    }
 
     /** Flushes and closes the inner volume. A capture still running fails; its blocks count as changed. */
     @Override
@@ -287,6 +402,8 @@ public final class TrackedVolume implements Volume {
         Capture c = capture;
         if (c != null) c.finish(false);
         inner.close();
+        IOException lost = lostWrites.getAndSet(null);
+        if (lost != null) throw lost;
     }
 
     @Override
@@ -306,8 +423,10 @@ public final class TrackedVolume implements Volume {
         private final long sizeAtBarrier;
         private final String relativeTo;
         private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
-        /** Per block not read yet: which of its pages are saved. Changed under the block's stripe lock. */
-        private final java.util.Map<Long, long[]> saved = new java.util.concurrent.ConcurrentHashMap<>();
+        /** Per block not read yet that changes touched: its saved and held pages. Changed under the block's stripe lock. */
+        private final java.util.Map<Long, Touched> touched = new java.util.concurrent.ConcurrentHashMap<>();
+        /** Pages held in memory (writes not passed on) over all blocks. */
+        private final AtomicLong heldPages = new AtomicLong();
         private final SavedPages oldPages;
         /** The changes begun before the barrier: the capture is of the disk with all of them landed. */
         private final Epoch before;
@@ -315,6 +434,23 @@ public final class TrackedVolume implements Volume {
         private volatile boolean finished;
         private volatile boolean committing;
         private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
+
+        /** A block of D not read yet that changes touched: which pages are saved, which hold writes not passed on. */
+        private static final class Touched {
+            /** Pages whose old bytes are in {@link #oldPages}. */
+            final long[] saved;
+            /** Per page, the bytes of writes held back (null: none); null until the first. */
+            ByteBuffer[] held;
+            int heldCount;
+
+            Touched(int pages) {
+                saved = new long[(pages + 63) / 64];
+            }
+
+            ByteBuffer held(int p) {
+                return held == null ? null : held[p];
+            }
+        }
 
         private Capture(TrackedVolume volume, RoaringBitmap blocks, long sizeAtBarrier, String relativeTo, Epoch before) {
             this.volume = volume;
@@ -368,9 +504,14 @@ public final class TrackedVolume implements Volume {
                 len += blockLength(b);
             }
             if (dst.remaining() != len) throw new IllegalArgumentException("blocks " + first + "+" + count + " have " + len + " bytes");
+            if (!awaitLanded()) throw new IOException("capture of " + volume.name + " has ended");
+            for (long b = first; b < first + count; b++) {
+                if (taken.get(b)) throw new IOException("capture of " + volume.name + ": block " + b + " read twice");
+            }
+            int start = dst.position();
+            volume.inner.readBulk(first * blockSize(), dst); // no lock: see the class comment
             // their stripes, in ascending stripe order: preserve() holds one stripe at a time, and every run
             // takes them in this one order, so two runs never wait for each other in a cycle
-            if (!awaitLanded()) throw new IOException("capture of " + volume.name + " has ended");
             int[] order = new int[count];
             for (int i = 0; i < count; i++) order[i] = (int) ((first + i) % STRIPES);
             java.util.Arrays.sort(order);
@@ -379,13 +520,12 @@ public final class TrackedVolume implements Volume {
                 for (; held < count; held++) stripes[order[held]].lock();
                 if (finished) throw new IOException("capture of " + volume.name + " has ended");
                 for (long b = first; b < first + count; b++) {
-                    if (taken.get(b)) throw new IOException("capture of " + volume.name + ": block " + b + " read twice");
-                }
-                int start = dst.position();
-                volume.inner.readBulk(first * blockSize(), dst);
-                for (long b = first; b < first + count; b++) {
-                    long[] pages = saved.remove(b);
-                    if (pages != null) overlay(b, pages, dst, start + (int) ((b - first) * blockSize())); // what changes overwrote since the barrier
+                    Touched t = touched.get(b);
+                    if (t != null) {
+                        passOnHeld(b, t, 0, pageCount(b) - 1); // the block's old bytes are read: its held writes may land
+                        overlay(b, t.saved, dst, start + (int) ((b - first) * blockSize())); // what changes overwrote since the barrier
+                        touched.remove(b);
+                    }
                     taken.set(b); // only now: a change that sees the bit may overwrite the block at once
                 }
             } finally {
@@ -417,38 +557,145 @@ public final class TrackedVolume implements Volume {
             }
         }
 
-        /** Saves the old bytes of the pages that {@code [offset, offset + length)} touches in blocks of D not read yet. */
+        private int pageCount(long block) {
+            return (blockLength(block) + PAGE - 1) / PAGE;
+        }
+
+        /** Whether writes are held in memory now (then reads, extents and flushes must settle them first). */
+        boolean holdsWrites() {
+            return heldPages.get() > 0;
+        }
+
+        /** The blocks holding writes now, in ascending order. */
+        long[] blocksHoldingWrites() {
+            return touched.entrySet().stream().filter(e -> e.getValue().heldCount > 0).mapToLong(java.util.Map.Entry::getKey).sorted().toArray();
+        }
+
+        /**
+         * Takes the write {@code src} at {@code offset} into memory instead of the volume (see the class
+         * comment), consuming {@code src}; false, taking nothing, unless it is whole pages inside one
+         * block of D not read yet and the memory budget has room. Under the read side of the gate.
+         */
+        private boolean holdBack(long offset, ByteBuffer src) throws IOException {
+            int length = src.remaining();
+            int bs = blockSize();
+            long b = offset / bs;
+            if (length == 0 || offset % PAGE != 0 || length % PAGE != 0 || offset + length > sizeAtBarrier
+                    || (offset + length - 1) / bs != b || !blocks.contains((int) b) || taken.get(b)) return false;
+            if (!landed && before.landed.getCount() > 0) return false; // the usual way waits for the changes before the barrier
+            ReentrantLock lock = stripes[(int) (b % STRIPES)];
+            lock.lock();
+            try {
+                if (finished || taken.get(b)) return false;
+                Touched t = touched.computeIfAbsent(b, k -> new Touched(pageCount(k)));
+                int p0 = (int) ((offset - b * bs) / PAGE);
+                int n = length / PAGE;
+                int fresh = 0;
+                for (int i = 0; i < n; i++) if (t.held(p0 + i) == null) fresh++;
+                ByteBuffer[] pages = fresh == 0 ? new ByteBuffer[0] : volume.memory.takeWithin(fresh);
+                if (pages == null) return false; // memory is full: the write goes on to the volume, its old pages saved
+                if (t.held == null) t.held = new ByteBuffer[pageCount(b)];
+                for (int i = 0, k = 0; i < n; i++) {
+                    ByteBuffer page = t.held[p0 + i];
+                    if (page == null) {
+                        page = t.held[p0 + i] = pages[k++];
+                        t.heldCount++;
+                    }
+                    page.clear().put(src.slice(src.position() + i * PAGE, PAGE)).flip();
+                }
+                heldPages.addAndGet(fresh);
+                src.position(src.limit());
+                return true;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** Saves the old bytes of the pages that {@code [offset, offset + length)} touches in blocks of D not read yet, and passes on writes held there. */
         private void preserve(long offset, long length) throws IOException {
             if (!awaitLanded()) return; // the old pages to save are those with every change from before the barrier in them
+            forTouchedPages(offset, length, true, (b, t, p0, p1) -> {
+                save(b, t, p0, p1, true);
+                passOnHeld(b, t, p0, p1); // before the change overwrites part of a page, or the held bytes would land over it later
+            });
+        }
+
+        /** Passes on the writes held in {@code [offset, offset + length)}, saving the old bytes they replace. Under the read side of the gate. */
+        private void settle(long offset, long length) throws IOException {
+            forTouchedPages(offset, length, false, (b, t, p0, p1) -> {
+                if (t.heldCount == 0) return;
+                save(b, t, p0, p1, false);
+                passOnHeld(b, t, p0, p1);
+            });
+        }
+
+        @FunctionalInterface
+        private interface PageRange {
+            void apply(long block, Touched t, int firstPage, int lastPage) throws IOException;
+        }
+
+        /**
+         * Runs {@code action} under the stripe lock of each block of D not read yet that {@code [offset,
+         * offset + length)} touches, with the pages it touches there. {@code create}: also for blocks no
+         * change touched yet (else only those holding something).
+         */
+        private void forTouchedPages(long offset, long length, boolean create, PageRange action) throws IOException {
+            if (length <= 0) return;
             int bs = blockSize();
             long first = offset / bs;
             long last = Math.min((offset + length - 1) / bs, taken.length() - 1);
             for (long b = first; b <= last; b++) {
-                if (!blocks.contains((int) b) || taken.get(b)) continue;
+                if (!blocks.contains((int) b) || taken.get(b) || (!create && !touched.containsKey(b))) continue;
                 ReentrantLock lock = stripes[(int) (b % STRIPES)];
                 lock.lock();
                 try {
                     if (finished || taken.get(b)) continue;
+                    Touched t = create ? touched.computeIfAbsent(b, k -> new Touched(pageCount(k))) : touched.get(b);
+                    if (t == null) continue;
                     long start = b * bs;
                     int len = blockLength(b);
                     int p0 = (int) ((Math.max(offset, start) - start) / PAGE);
                     int p1 = (int) ((Math.min(offset + length, start + len) - 1 - start) / PAGE);
-                    long[] pages = saved.computeIfAbsent(b, k -> new long[((bs + PAGE - 1) / PAGE + 63) / 64]);
-                    for (int p = p0; p <= p1; p++) {
-                        if (has(pages, p)) continue;
-                        int q = p;
-                        while (q + 1 <= p1 && !has(pages, q + 1)) q++;
-                        long from = start + (long) p * PAGE;
-                        ByteBuffer old = ByteBuffer.allocate((int) (Math.min(start + len, start + (long) (q + 1) * PAGE) - from));
-                        volume.inner.read(from, old);
-                        old.flip();
-                        oldPages.save(from, old);
-                        for (int i = p; i <= q; i++) pages[i >>> 6] |= 1L << i; // after they are saved: see read()
-                        p = q;
-                    }
+                    action.apply(b, t, p0, p1);
                 } finally {
                     lock.unlock();
                 }
+            }
+        }
+
+        /**
+         * Under the block's stripe lock: saves the old bytes of pages {@code p0..p1} of {@code block} not
+         * saved yet ({@code all}), or only of those holding a write ({@code !all}). Until a page is saved
+         * and its held write passed on, the volume has its bytes as of the barrier.
+         */
+        private void save(long block, Touched t, int p0, int p1, boolean all) throws IOException {
+            long start = block * blockSize();
+            int len = blockLength(block);
+            for (int p = p0; p <= p1; p++) {
+                if (has(t.saved, p) || (!all && t.held(p) == null)) continue;
+                int q = p;
+                while (q + 1 <= p1 && !has(t.saved, q + 1) && (all || t.held(q + 1) != null)) q++;
+                long from = start + (long) p * PAGE;
+                ByteBuffer old = ByteBuffer.allocate((int) (Math.min(start + len, start + (long) (q + 1) * PAGE) - from));
+                volume.inner.read(from, old);
+                old.flip();
+                oldPages.save(from, old);
+                for (int i = p; i <= q; i++) t.saved[i >>> 6] |= 1L << i; // after they are saved: see read()
+                p = q;
+            }
+        }
+
+        /** Under the block's stripe lock: writes the held pages among {@code p0..p1} of {@code block} to the volume and frees them. */
+        private void passOnHeld(long block, Touched t, int p0, int p1) throws IOException {
+            if (t.heldCount == 0) return;
+            for (int p = p0; p <= p1; p++) {
+                ByteBuffer page = t.held[p];
+                if (page == null) continue;
+                volume.inner.write(block * blockSize() + (long) p * PAGE, page.duplicate(), false); // fails: still held
+                t.held[p] = null;
+                t.heldCount--;
+                heldPages.decrementAndGet();
+                volume.memory.release(page);
             }
         }
 
@@ -498,11 +745,44 @@ public final class TrackedVolume implements Volume {
             finish(success, null);
         }
 
+        /**
+         * Under the write side of the gate, at the end: every write still held goes to the volume (none
+         * after a capture that read every block). One that cannot is dropped and reported by the next
+         * flush, as the page cache reports a failed write-back.
+         */
+        private void passOnAllHeld() {
+            for (long b : blocksHoldingWrites()) {
+                ReentrantLock lock = stripes[(int) (b % STRIPES)];
+                lock.lock(); // a capture thread may be passing them on itself
+                try {
+                    Touched t = touched.get(b);
+                    if (t == null || t.heldCount == 0) continue;
+                    for (int p = 0; p < t.held.length; p++) {
+                        ByteBuffer page = t.held[p];
+                        if (page == null) continue;
+                        try {
+                            volume.inner.write(b * blockSize() + (long) p * PAGE, page.duplicate(), false);
+                        } catch (IOException | RuntimeException failed) {
+                            volume.lostWrites.compareAndSet(null, failed instanceof IOException io ? io
+                                    : new IOException("writes to " + volume.name + " held during a capture were lost: " + failed, failed));
+                        }
+                        t.held[p] = null;
+                        heldPages.decrementAndGet();
+                        volume.memory.release(page);
+                    }
+                    t.heldCount = 0;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+
         private void finish(boolean success, String label) {
             volume.gate.writeLock().lock(); // no change is in its bookkeeping (saving pages, marking blocks)
             try {
                 if (finished) return;
                 finished = true;
+                passOnAllHeld();
                 if (success) volume.tracker.captured(label);
                 else volume.tracker.giveBack(blocks);
                 if (volume.capture == this) volume.capture = null;

@@ -259,6 +259,133 @@ class TrackedVolumeTest {
         return b;
     }
 
+    /**
+     * Whole-page writes inside one block a capture has not read yet are held in memory: the capture
+     * still reads the block as it was at the barrier, and the writes reach the file when the capture
+     * reads their block, or earlier when a read, extents, a change over them, a flush or the capture's
+     * end needs them there.
+     */
+    @Test
+    void writesHeldDuringACaptureAreSeenAtOnceAndLandInTheFile() throws IOException {
+        var budget = new SavedPages.Budget(1L << 30);
+        Path file = dir.resolve("disk-w");
+        SparseFileVolume.create(file, SIZE).close();
+        try (var tv = new TrackedVolume("disk-w", SparseFileVolume.open(file, false), ChangeTracker.fresh(BS, null),
+                dir.resolve("disk-w.cow"), budget)) {
+            for (int b = 3; b <= 7; b++) tv.write((long) b * BS, filled('a', BS), false);
+            RoaringBitmap d = new RoaringBitmap();
+            d.add(3L, 9L); // block 8 is a hole in D (as after a trim)
+            TrackedVolume.Capture c = tv.beginCapture(d);
+            Volume file0 = tv.inner();
+
+            tv.write(3 * BS + 4096, filled('b', 8192), false); // taken in by the capture's read
+            tv.write(4 * BS, filled('b', 4096), false); // read back
+            tv.write(5 * BS, filled('b', 8192), false); // then changed the usual way over it
+            tv.write(6 * BS + 8192, filled('b', 4096), false); // flushed
+            tv.write(8 * BS, filled('b', 4096), false); // over a hole
+            assertThat(budget.used()).as("held in memory").isEqualTo(7 * 4096);
+            assertThat(read(file0, 3 * BS + 4096, 8192)).as("not in the file yet").isEqualTo(bytes('a', 8192));
+            assertThat(c.holdsWrites()).isTrue();
+
+            ByteBuffer block = ByteBuffer.allocate(BS);
+            c.read(3, block);
+            assertThat(block.array()).as("the capture: the block at the barrier").isEqualTo(bytes('a', BS));
+            assertThat(read(file0, 3 * BS + 4096, 8192)).as("landed when the capture read its block").isEqualTo(bytes('b', 8192));
+
+            assertThat(read(tv, 4 * BS, 4096)).as("a read sees a held write").isEqualTo(bytes('b', 4096));
+            assertThat(read(file0, 4 * BS, 4096)).isEqualTo(bytes('b', 4096));
+
+            tv.write(5 * BS + 100, filled('c', 10), false); // not whole pages: the usual way
+            byte[] page = bytes('b', 4096);
+            Arrays.fill(page, 100, 110, (byte) 'c');
+            assertThat(read(tv, 5 * BS, 4096)).as("the later write lands over the held one").isEqualTo(page);
+
+            assertThat(file0.extents(8 * BS, BS).getFirst().hole()).as("the file has a hole there").isTrue();
+            assertThat(tv.extents(8 * BS, BS).getFirst().hole()).as("a held write over a hole is data").isFalse();
+
+            tv.flush();
+            assertThat(read(file0, 6 * BS + 8192, 4096)).as("a flush passes held writes on").isEqualTo(bytes('b', 4096));
+            assertThat(c.holdsWrites()).isFalse();
+
+            for (int b = 4; b <= 8; b++) {
+                c.read(b, block.clear());
+                assertThat(block.array()).as("block %d at the barrier", b).isEqualTo(b == 8 ? new byte[BS] : bytes('a', BS));
+            }
+            c.finish("m-1");
+            assertThat(budget.used()).as("memory given back").isZero();
+
+            TrackedVolume.Capture failing = tv.beginCapture(d);
+            tv.write(7 * BS, filled('d', 4096), false);
+            assertThat(read(file0, 7 * BS, 4096)).isEqualTo(bytes('a', 4096));
+            failing.finish(null);
+            assertThat(read(file0, 7 * BS, 4096)).as("a failed capture's end passes held writes on").isEqualTo(bytes('d', 4096));
+            assertThat(budget.used()).isZero();
+        }
+    }
+
+    /** With no memory to hold a write in, it goes on to the file at once, its old pages saved. */
+    @Test
+    void aWriteIsNotHeldWhenMemoryIsFull() throws IOException {
+        var budget = new SavedPages.Budget(0);
+        Path file = dir.resolve("disk-m");
+        SparseFileVolume.create(file, SIZE).close();
+        try (var tv = new TrackedVolume("disk-m", SparseFileVolume.open(file, false), ChangeTracker.fresh(BS, null),
+                dir.resolve("disk-m.cow"), budget)) {
+            tv.write(2 * BS, filled('a', BS), false);
+            TrackedVolume.Capture c = tv.beginCapture(tv.blocksForFullCapture());
+            tv.write(2 * BS, filled('b', 4096), false);
+            assertThat(c.holdsWrites()).isFalse();
+            assertThat(read(tv.inner(), 2 * BS, 4096)).isEqualTo(bytes('b', 4096));
+            ByteBuffer block = ByteBuffer.allocate(BS);
+            c.read(2, block);
+            assertThat(block.array()).isEqualTo(bytes('a', BS));
+            assertThat(c.bytesSpilled()).isEqualTo(4096);
+            c.finish("m-1");
+        }
+    }
+
+    /** A held write that cannot reach the file when the capture ends is reported by the next flush, once. */
+    @Test
+    void aHeldWriteThatCannotLandIsReportedByTheNextFlush() throws IOException {
+        Path file = dir.resolve("disk-f");
+        SparseFileVolume.create(file, SIZE).close();
+        var device = new ForwardingVolume(SparseFileVolume.open(file, false)) {
+            volatile boolean full;
+
+            @Override public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+                if (full) throw new VolumeFullException("disk-f: no space left", null);
+                inner.write(offset, src, fua);
+            }
+        };
+        try (var tv = new TrackedVolume("disk-f", device, ChangeTracker.fresh(BS, null), dir.resolve("disk-f.cow"),
+                new SavedPages.Budget(1L << 30))) {
+            tv.write(0, filled('a', BS), false);
+            TrackedVolume.Capture c = tv.beginCapture(tv.blocksForFullCapture());
+            tv.write(0, filled('b', 4096), false); // held: acknowledged
+            device.full = true;
+            c.finish(null);
+            device.full = false;
+            assertThatThrownBy(tv::flush).isInstanceOf(VolumeFullException.class);
+            tv.flush(); // reported once
+        }
+    }
+
+    private static ByteBuffer filled(char c, int n) {
+        return ByteBuffer.wrap(bytes(c, n));
+    }
+
+    private static byte[] bytes(char c, int n) {
+        byte[] b = new byte[n];
+        Arrays.fill(b, (byte) c);
+        return b;
+    }
+
+    private static byte[] read(Volume v, long offset, int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n);
+        v.read(offset, b);
+        return b.array();
+    }
+
     private static Void write(Volume v, long offset, byte[] bytes) throws IOException {
         v.write(offset, ByteBuffer.wrap(bytes), false);
         return null;
