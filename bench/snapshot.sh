@@ -234,7 +234,7 @@ run_cairn() {
   }
   timed restore cairn-restore.log durably restore_export
   record cairn "$full" "$incr" "$after_full" $(( $(repo_bytes "$data/repository") - after_full )) "$restore"
-  echo "  server-side capture: $(grep -o 'incremental=[a-z]* blocks=[0-9]* ms=[0-9]* store_ms=[0-9]* commit_ms=[0-9]*' "$work/logs/cairn-serve.log" | tr '\n' ';')"
+  echo "  server-side capture: $(grep -o 'incremental=[a-z]* blocks=[0-9]* ms=[0-9]* store_ms=[0-9]* commit_ms=[0-9]*\( spilled_mib=[0-9]* commit=[a-z0-9:/]*\)\{0,1\}' "$work/logs/cairn-serve.log" | tr '\n' ';')"
   check_restore "$work/restore-cairn"
 
   # first reads of a fresh clone: cold base cache, blocks fetched from the repository on demand, while the

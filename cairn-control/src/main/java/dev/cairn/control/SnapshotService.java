@@ -350,9 +350,9 @@ public final class SnapshotService implements AutoCloseable {
                 });
             });
             release(replaced); // also refreshes the snapshots' exclusive bytes
-            log.info("snapshot done snapshot={} disk={} manifest={} incremental={} blocks={} ms={} store_ms={} commit_ms={} spilled_mib={}",
+            log.info("snapshot done snapshot={} disk={} manifest={} incremental={} blocks={} ms={} store_ms={} commit_ms={} spilled_mib={} commit={}",
                     p.snapshotId(), p.disk().diskId(), m.shortForm(), job.incremental(), job.blocks(), (System.nanoTime() - started) / 1_000_000,
-                    job.work().storeMillis(), job.work().commitMillis(), job.bytesSpilled() >> 20);
+                    job.work().storeMillis(), job.work().commitMillis(), job.bytesSpilled() >> 20, job.work().commitTimes());
             return true;
         } catch (IOException | RuntimeException e) {
             if (background.closing()) log.info("snapshot {} stopped by shutdown; its changes go to the next snapshot", p.snapshotId());

@@ -253,7 +253,23 @@ public final class ManifestWriter implements AutoCloseable {
      *
      * @return the new manifest's id
      */
+    /** Where {@link #commit}'s time went, in milliseconds: storing the pages, the last pack, the group commit's sync, the root. */
+    public record CommitTimes(long pagesMillis, long packMillis, long syncMillis, long rootMillis) {
+        @Override
+        public String toString() {
+            return "pages:" + pagesMillis + "/pack:" + packMillis + "/sync:" + syncMillis + "/root:" + rootMillis; // one token in a log line
+        }
+    }
+
+    private volatile CommitTimes commitTimes;
+
+    /** The last {@link #commit}'s times, null before one succeeded. */
+    public CommitTimes commitTimes() {
+        return commitTimes;
+    }
+
     public ManifestId commit() throws IOException {
+        long t0 = System.nanoTime();
         TreeMap<Integer, long[]> pages;
         long nonZero;
         synchronized (this) {
@@ -288,7 +304,9 @@ public final class ManifestWriter implements AutoCloseable {
             }
             // the last chunks and the pages, durable and visible in one group commit before the root names them
             // (a page may be linked before a chunk it names, but nothing reads a page before its root exists)
-            commitBatch();
+            long t1 = System.nanoTime();
+            long t2 = commitBatch();
+            long t3 = System.nanoTime();
             long logical = nonZero * blockSize;
             int tailLength = (int) (diskSize - (entryCount - 1) * blockSize);
             if (entryCount > 0 && tailLength < blockSize && !lastEntry(ids, pages).isZero()) logical -= blockSize - tailLength;
@@ -297,6 +315,8 @@ public final class ManifestWriter implements AutoCloseable {
             byte[] plain = root.encode();
             ChunkId rootId = codec.contentId(plain, 0, plain.length);
             repo.backend().putIfAbsent(ChunkCodec.Type.ROOT.keyOf(rootId), codec.encode(ChunkCodec.Type.ROOT, rootId, plain));
+            long t4 = System.nanoTime();
+            commitTimes = new CommitTimes((t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (t4 - t3) / 1_000_000);
             synchronized (this) {
                 System.arraycopy(ids, 0, pageIds, 0, ids.length);
                 state = State.COMMITTED;
@@ -335,11 +355,14 @@ public final class ManifestWriter implements AutoCloseable {
     }
 
     /** A group commit: the chunks handed over so far, and the pages put, durable; then the chunks findable. */
-    private void commitBatch() throws IOException {
+    /** Writes the last pack and commits the batch; returns when (nanoTime) the pack was written and the sync began. */
+    private long commitBatch() throws IOException {
         synchronized (chunkWrites) { // one at a time: what a flush hands over must be in the commit that follows it
             chunkWrites.flush();
+            long packed = System.nanoTime();
             batch.commit();
             chunkWrites.committed();
+            return packed;
         }
     }
 

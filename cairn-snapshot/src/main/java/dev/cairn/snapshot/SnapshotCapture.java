@@ -49,6 +49,7 @@ public final class SnapshotCapture {
     private volatile boolean cancelled;
     private volatile long storeNanos;
     private volatile long commitNanos;
+    private volatile ManifestWriter.CommitTimes commitTimes;
 
     /**
      * @param parent the manifest D is relative to (the disk's last snapshot, or the base of a layered
@@ -77,6 +78,11 @@ public final class SnapshotCapture {
 
     public long commitMillis() {
         return commitNanos / 1_000_000;
+    }
+
+    /** Where the commit's time went (see {@link ManifestWriter.CommitTimes}), null before it succeeded. */
+    public ManifestWriter.CommitTimes commitTimes() {
+        return commitTimes;
     }
 
     /**
@@ -185,6 +191,7 @@ public final class SnapshotCapture {
             storeNanos = stored - started;
             ManifestId id = writer.commit();
             commitNanos = System.nanoTime() - stored;
+            commitTimes = writer.commitTimes();
             return id;
         }
     }
