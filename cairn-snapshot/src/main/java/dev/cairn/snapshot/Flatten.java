@@ -6,7 +6,6 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -118,14 +117,15 @@ public final class Flatten {
         return new Result(shared.copied.get(), (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (System.nanoTime() - t2) / 1_000_000);
     }
 
-    /** What the workers share: the next stripe, stripes in flight, bytes copied, the first failure. */
+    /** What the workers share: the next stripe, blocks of stripes finished, bytes copied, the first failure. */
     private final class Shared {
         final long total;
         final long started;
         /** Runs the read-ahead hints, in order, so a worker never waits while the kernel queues reads ahead. */
         final ExecutorService hints;
         final AtomicLong nextStripe = new AtomicLong();
-        final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
+        /** Blocks of the stripes finished so far (each stripe counted once, when its last step is done). */
+        final AtomicLong finishedBlocks = new AtomicLong();
         final AtomicLong copied = new AtomicLong();
         final AtomicLong sinceFlush = new AtomicLong();
         volatile IOException failure;
@@ -146,19 +146,17 @@ public final class Flatten {
 
         private long reported = -1;
 
-        /** Reports how far every block is present, never less than before (callers throttle). */
+        /**
+         * Reports the blocks of the stripes finished so far, never less than before (callers throttle).
+         * Not "every block before this": with the first stripe's worker slowest, that read 0 until the
+         * end, and a user saw no progress at all.
+         */
         synchronized void report(Progress progress) {
-            long present = presentBefore();
+            long present = finishedBlocks.get();
             if (present > reported) {
                 reported = present;
                 progress.update(present, total);
             }
-        }
-
-        /** Every block before this is present. */
-        synchronized long presentBefore() {
-            Long lowest = inFlight.ceiling(0L); // null when none is in flight (first() would throw if it just emptied)
-            return lowest != null ? lowest : Math.min(total, nextStripe.get() * stripe);
         }
     }
 
@@ -169,11 +167,8 @@ public final class Flatten {
         try {
             while (true) {
                 long first;
-                synchronized (s) { // take a stripe and mark it in flight together, so progress never runs ahead
-                    first = s.nextStripe.getAndIncrement() * stripe;
-                    if (first >= s.total) return;
-                    s.inFlight.add(first);
-                }
+                first = s.nextStripe.getAndIncrement() * stripe;
+                if (first >= s.total) return;
                 // A stripe the workers take ROUNDS_AHEAD rounds from now: the repository starts reading its chunks (the
                 // OS reads the packs' ranges ahead) while these are copied, so a worker seldom waits on a read.
                 long ahead = first + (long) ROUNDS_AHEAD * WORKERS * stripe;
@@ -193,7 +188,7 @@ public final class Flatten {
                     }
                     pace(s.started, s.copied.get());
                 }
-                s.inFlight.remove(first);
+                s.finishedBlocks.addAndGet(end - first);
                 s.report(progress);
             }
         } catch (IOException e) {

@@ -155,7 +155,7 @@ class FlattenTest {
             assertThat(r.copiedBytes()).isGreaterThan(16L << 20);
             // the last step to finish waits until every byte copied is due at the rate
             assertThat(seconds).as("%d bytes at %d B/s", r.copiedBytes(), rate).isGreaterThanOrEqualTo(r.copiedBytes() / (double) rate - 0.05);
-            assertThat(seen).as("progress between none and all").anyMatch(p -> p > 0 && p < SIZE / BS);
+            assertThat(seen).as("progress between none and all: %s", seen).anyMatch(p -> p > 0 && p < SIZE / BS);
             ByteBuffer all = ByteBuffer.allocate(SIZE);
             v.read(0, all);
             assertThat(all.array()).isEqualTo(base);
