@@ -8,6 +8,7 @@ import dev.cairn.control.Region;
 import dev.cairn.control.RepositoryMaintenance;
 import dev.cairn.control.Snapshot;
 import dev.cairn.control.SnapshotGroup;
+import dev.cairn.control.SnapshotQuery;
 import dev.cairn.control.SnapshotService;
 import dev.cairn.repository.VerifyReport;
 import java.time.Duration;
@@ -16,6 +17,8 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -118,14 +121,18 @@ final class SnapshotActions {
         p.oneOf("OrderField", List.of("CREATE_TIME"));
         boolean asc = p.oneOf("Order", List.of("ASC", "DESC")).orElse("DESC").equals("ASC");
         p.end();
-        Predicate<Snapshot> filter = Listing.all(filters, f -> snapshotFilter(caller, f));
+        List<SnapshotQuery.Condition> conditions = new ArrayList<>();
+        if (!ids.isEmpty()) conditions.add(new SnapshotQuery.Condition(SnapshotQuery.Field.SNAPSHOT_ID, ids));
+        for (Listing.Filter f : filters) {
+            SnapshotQuery.Condition c = snapshotCondition(f);
+            if (c != null) conditions.add(c);
+        }
         boolean askedForBin = filters.stream().anyMatch(f -> f.name().equals("snapshot-state") && f.values().contains("TORECYCLE"));
         if (!askedForBin && ids.isEmpty()) { // the bin shows only when asked for, by state or by id
-            filter = filter.and(s -> s.state() != dev.cairn.control.SnapshotState.TORECYCLE);
+            conditions.add(new SnapshotQuery.Condition(SnapshotQuery.Field.STATE, Arrays.stream(dev.cairn.control.SnapshotState.values())
+                    .filter(st -> st != dev.cairn.control.SnapshotState.TORECYCLE).map(Enum::name).toList()));
         }
-        Comparator<Snapshot> order = Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::snapshotId);
-        if (!asc) order = order.reversed();
-        Page<Snapshot> page = snapshots.describeSnapshots(caller, new ListQuery<>(ids, filter, order, offset, limit));
+        Page<Snapshot> page = snapshots.describeSnapshots(caller, new SnapshotQuery(conditions, asc, offset, limit));
         Map<String, dev.cairn.control.SnapshotShares.Summary> shared = control.snapshotShares().summaries(caller);
         Map<String, Instant> locked = control.snapshotLocks().of(caller);
         Map<String, List<dev.cairn.control.Image>> images = control.images().bySnapshot(caller);
@@ -138,25 +145,26 @@ final class SnapshotActions {
     }
 
     private static String type(Snapshot s, Caller caller) {
-        return s.accountId() == caller.accountId() ? "PRIVATE_SNAPSHOT" : "SHARED_SNAPSHOT";
+        return s.accountId() == caller.accountId() ? SnapshotQuery.PRIVATE : SnapshotQuery.SHARED;
     }
 
-    private Predicate<Snapshot> snapshotFilter(Caller caller, Listing.Filter f) {
-        return switch (f.name()) {
-            case "snapshot-id" -> Listing.anyOf(f, Snapshot::snapshotId);
-            case "snapshot-name" -> Listing.anyOf(f, Snapshot::name);
-            case "snapshot-state" -> Listing.anyOf(f, s -> s.state().name());
-            case "disk-usage" -> Listing.anyOf(f, s -> s.diskUsage().name());
-            case "project-id" -> Listing.anyOf(f, s -> Long.toString(s.projectId()));
-            case "disk-id" -> Listing.anyOf(f, Snapshot::diskId);
-            case "zone" -> Listing.anyOf(f, Snapshot::zone);
-            case "encrypt" -> {
-                Predicate<Boolean> b = Listing.booleanValues(f);
-                yield s -> b.test(false); // Cairn snapshots are not encrypted per disk
-            }
-            case "snapshot-type" -> Listing.anyOf(f, s -> type(s, caller));
+    /** The condition a Tencent filter on snapshots sets, or null for none. */
+    private static SnapshotQuery.Condition snapshotCondition(Listing.Filter f) {
+        SnapshotQuery.Field field = switch (f.name()) {
+            case "snapshot-id" -> SnapshotQuery.Field.SNAPSHOT_ID;
+            case "snapshot-name" -> SnapshotQuery.Field.NAME;
+            case "snapshot-state" -> SnapshotQuery.Field.STATE;
+            case "disk-usage" -> SnapshotQuery.Field.DISK_USAGE;
+            case "project-id" -> SnapshotQuery.Field.PROJECT_ID;
+            case "disk-id" -> SnapshotQuery.Field.DISK_ID;
+            case "zone" -> SnapshotQuery.Field.ZONE;
+            case "snapshot-type" -> SnapshotQuery.Field.TYPE;
+            case "encrypt" -> null;
             default -> throw Listing.invalidFilter(f, SNAPSHOT_FILTERS);
         };
+        if (field != null) return new SnapshotQuery.Condition(field, f.values());
+        // Cairn snapshots are not encrypted per disk: FALSE keeps every row, TRUE none
+        return Listing.booleanValues(f).test(false) ? null : new SnapshotQuery.Condition(SnapshotQuery.Field.SNAPSHOT_ID, List.of());
     }
 
     /** {@code shared}: how the caller's own snapshot is shared, or null; {@code lockedUntil}: its lock, or null. */

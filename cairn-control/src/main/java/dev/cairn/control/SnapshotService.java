@@ -378,8 +378,37 @@ public final class SnapshotService implements AutoCloseable {
 
     // ------------------------------------------------------------------ describe, modify
 
+    /** DescribeSnapshots: the caller's own snapshots and those shared with it, as the query selects them. */
+    public Page<Snapshot> describeSnapshots(Caller caller, SnapshotQuery query) {
+        List<String> branches = new ArrayList<>();
+        List<Object> args = new ArrayList<>();
+        // two branches, each served by an index: the caller's rows, and rows shared with it (never its own)
+        if (query.admits(SnapshotQuery.PRIVATE)) {
+            args.add(caller.accountId());
+            branches.add("FROM snapshots s WHERE s.account_id = ?" + query.where(args));
+        }
+        if (query.admits(SnapshotQuery.SHARED)) {
+            args.add(caller.accountId());
+            branches.add("FROM snapshots s WHERE s.snapshot_id IN (SELECT snapshot_id FROM snapshot_shares WHERE account_id = ?)" + query.where(args));
+        }
+        if (branches.isEmpty()) return new Page<>(0, List.of());
+        String direction = query.ascending() ? " ASC" : " DESC";
+        String count = "SELECT " + String.join(" + ", branches.stream().map(b -> "(SELECT COUNT(*) " + b + ")").toList());
+        String page = String.join(" UNION ALL ", branches.stream().map(b -> "SELECT " + columns("s") + " " + b).toList())
+                + " ORDER BY created_at" + direction + ", snapshot_id" + direction + " LIMIT ? OFFSET ?";
+        List<Object> pageArgs = new ArrayList<>(args);
+        pageArgs.add(query.limit());
+        pageArgs.add(query.offset());
+        return catalog.read(tx -> {
+            long total = tx.count(count, args.toArray());
+            boolean none = total <= query.offset() || query.limit() == 0;
+            return new Page<>(total, none ? List.of() : tx.query(page, SnapshotService::snapshot, pageArgs.toArray()));
+        });
+    }
+
+    /** DescribeSnapshots with the filter and order in Java, over every snapshot the caller sees (or those of {@code ids}). */
     public Page<Snapshot> describeSnapshots(Caller caller, ListQuery<Snapshot> query) {
-        return query.apply(catalog.read(tx -> SnapshotShares.visible(tx, caller, query.ids()))); // its own, and those shared with it
+        return query.apply(describeSnapshots(caller, SnapshotQuery.all(query.ids())).items());
     }
 
     public Page<SnapshotGroup> describeSnapshotGroups(Caller caller, ListQuery<SnapshotGroup> query) {

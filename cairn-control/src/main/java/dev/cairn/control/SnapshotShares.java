@@ -119,15 +119,4 @@ public final class SnapshotShares {
                 SnapshotService::snapshot, snapshotId, caller.accountId(), caller.accountId())
                 .orElseThrow(() -> new NotFound(ResourceKind.SNAPSHOT, snapshotId));
     }
-
-    /** Every snapshot the caller can see, its own and those shared with it; only those of {@code ids} if there are any. */
-    static List<Snapshot> visible(Catalog.Tx tx, Caller caller, List<String> ids) throws SQLException {
-        List<Object> args = new java.util.ArrayList<>(List.of(caller.accountId(), caller.accountId()));
-        args.addAll(ids);
-        // only the ids asked for, when there are some: a CLI's --wait asks for one snapshot a few times a second
-        String only = ids.isEmpty() ? "" : " AND s.snapshot_id IN (" + String.join(", ", java.util.Collections.nCopies(ids.size(), "?")) + ")";
-        return tx.query("SELECT " + SnapshotService.columns("s") + " FROM snapshots s WHERE (s.account_id = ? OR EXISTS "
-                + "(SELECT 1 FROM snapshot_shares sh WHERE sh.snapshot_id = s.snapshot_id AND sh.account_id = ?))" + only,
-                SnapshotService::snapshot, args.toArray());
-    }
 }

@@ -365,18 +365,85 @@ abstract class SnapshotContract extends SnapshotFixture {
         assertThat(createCalls).as("one changed block: a chunk, a page, a root, and their checks").isLessThan(20);
 
         before = backend.calls();
-        var page = control.snapshots().describeSnapshots(alice, new ListQuery<Snapshot>(List.of(), x -> x.diskId().equals(disk),
-                Comparator.comparing(Snapshot::createdAt).reversed(), 0, 20));
+        SnapshotQuery newest = new SnapshotQuery(List.of(new SnapshotQuery.Condition(SnapshotQuery.Field.DISK_ID, List.of(disk))), false, 0, 20);
+        var page = control.snapshots().describeSnapshots(alice, newest);
         assertThat(page.totalCount()).isEqualTo(1001);
+        assertThat(page.items()).hasSize(20);
         assertThat(page.items().getFirst().snapshotId()).isEqualTo(last);
+        assertThat(page.items().get(1).snapshotId()).isEqualTo(ids.getLast());
         assertThat(backend.calls() - before).as("describing reads only the catalog").isZero();
+        long d0 = System.nanoTime();
+        for (int i = 0; i < 20; i++) control.snapshots().describeSnapshots(alice, newest);
+        long describeMicros = (System.nanoTime() - d0) / 20_000;
 
         before = backend.calls();
         control.snapshots().deleteSnapshots(alice, List.of(ids.get(500)));
         awaitIdle();
         assertThat(backend.calls() - before).as("deleting one drops its root only (and the refresh reads nothing new)").isLessThan(5);
         assertThat(control.snapshots().exclusiveBytes(alice, List.of(ids.get(499), last))).as("refreshed for the rows").hasSize(2);
-        System.out.printf("1,000 snapshots of one disk: the next one in %d ms with %d repository calls%n", createMs, createCalls);
+        System.out.printf("1,000 snapshots of one disk: the next one in %d ms with %d repository calls; its newest 20 described in %d us%n",
+                createMs, createCalls, describeMicros);
+    }
+
+    @Test
+    void theCatalogFiltersOrdersAndPagesSnapshotsAsTheConditionsSay() throws Exception {
+        Caller bob = new Caller(control.accounts().createAccount(admin, "bob").accountId(), false, "req-bob");
+        String first = dataDiskOf(runningInstanceWithDisk());
+        String second = control.createDisks(alice, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
+        List<String> made = new java.util.ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            if (i % 3 != 2) clock.advance(Duration.ofSeconds(1)); // some share a creation time: the id orders them
+            made.add(awaitNormal(control.snapshots().createSnapshot(alice, i % 2 == 0 ? first : second, "s" + (i % 3), null)).snapshotId());
+        }
+        String bobs = control.createDisks(bob, new NewDisks("ap-guangzhou-1", 0, DiskType.CLOUD_PREMIUM, 10, null, 1, null, false, 0, null)).getFirst();
+        String bobsSnapshot = control.snapshots().createSnapshot(bob, bobs, "s0", null);
+        awaitIdle();
+        control.snapshotShares().modify(alice, List.of(made.get(1), made.get(4)), List.of(bob.accountId()), true);
+        Map<SnapshotQuery.Field, List<String>> pool = Map.of(
+                SnapshotQuery.Field.SNAPSHOT_ID, List.of(made.get(0), made.get(1), made.get(4), bobsSnapshot, "snap-nothere"),
+                SnapshotQuery.Field.NAME, List.of("s0", "s1", "s2", "x"),
+                SnapshotQuery.Field.STATE, List.of("NORMAL", "CREATING", "TORECYCLE"),
+                SnapshotQuery.Field.DISK_USAGE, List.of("DATA_DISK", "SYSTEM_DISK"),
+                SnapshotQuery.Field.PROJECT_ID, List.of("0", "7", "not-a-number"),
+                SnapshotQuery.Field.DISK_ID, List.of(first, second, bobs),
+                SnapshotQuery.Field.ZONE, List.of("ap-guangzhou-1", "ap-guangzhou-2"),
+                SnapshotQuery.Field.TYPE, List.of(SnapshotQuery.PRIVATE, SnapshotQuery.SHARED));
+        Random random = new Random(7);
+        for (int round = 0; round < 300; round++) {
+            Caller caller = random.nextBoolean() ? alice : bob;
+            List<SnapshotQuery.Condition> conditions = new java.util.ArrayList<>();
+            for (int n = random.nextInt(3); n > 0; n--) {
+                SnapshotQuery.Field field = SnapshotQuery.Field.values()[random.nextInt(SnapshotQuery.Field.values().length)];
+                List<String> values = new java.util.ArrayList<>(pool.get(field));
+                java.util.Collections.shuffle(values, random);
+                conditions.add(new SnapshotQuery.Condition(field, values.subList(0, random.nextInt(values.size() + 1))));
+            }
+            SnapshotQuery query = new SnapshotQuery(conditions, random.nextBoolean(), random.nextInt(4), random.nextInt(5));
+            // the same in Java over every snapshot the caller sees
+            Comparator<Snapshot> order = Comparator.comparing(Snapshot::createdAt).thenComparing(Snapshot::snapshotId);
+            List<Snapshot> expected = control.snapshots().describeSnapshots(caller, ListQuery.all(query.ascending() ? order : order.reversed())).items()
+                    .stream().filter(x -> conditions.stream().allMatch(c -> c.values().contains(field(x, c.field(), caller)))).toList();
+            var page = control.snapshots().describeSnapshots(caller, query);
+            assertThat(page.totalCount()).as("round %d: %s", round, query).isEqualTo(expected.size());
+            assertThat(page.items()).as("round %d: %s", round, query)
+                    .isEqualTo(expected.subList(Math.min(query.offset(), expected.size()), Math.min(query.offset() + query.limit(), expected.size())));
+        }
+        assertThat(control.snapshots().describeSnapshots(bob, ListQuery.all(Comparator.comparing(Snapshot::snapshotId))).items())
+                .as("bob sees his own and the two shared with him").extracting(Snapshot::snapshotId)
+                .containsExactlyInAnyOrder(bobsSnapshot, made.get(1), made.get(4));
+    }
+
+    private static String field(Snapshot s, SnapshotQuery.Field field, Caller caller) {
+        return switch (field) {
+            case SNAPSHOT_ID -> s.snapshotId();
+            case NAME -> s.name();
+            case STATE -> s.state().name();
+            case DISK_USAGE -> s.diskUsage().name();
+            case PROJECT_ID -> Long.toString(s.projectId());
+            case DISK_ID -> s.diskId();
+            case ZONE -> s.zone();
+            case TYPE -> s.accountId() == caller.accountId() ? SnapshotQuery.PRIVATE : SnapshotQuery.SHARED;
+        };
     }
 
     @Test
