@@ -51,11 +51,18 @@ final class SavedPages implements AutoCloseable {
         static final Budget PROCESS = new Budget(Long.getLong("cairn.cowMemoryMiB", Runtime.getRuntime().maxMemory() >> 22) << 20);
 
         private final long limit;
+        /** Makes a slab of the given size; throws {@link OutOfMemoryError} when the kernel has no memory for it. */
+        private final java.util.function.IntFunction<ByteBuffer> slabs;
         private final AtomicLong used = new AtomicLong();
         private final ArrayDeque<ByteBuffer> freePages = new ArrayDeque<>(); // guarded by itself
 
         Budget(long limitBytes) {
+            this(limitBytes, AnonymousMemory::allocate);
+        }
+
+        Budget(long limitBytes, java.util.function.IntFunction<ByteBuffer> slabs) {
             this.limit = limitBytes;
+            this.slabs = slabs;
         }
 
         boolean tryTake(long bytes) {
@@ -95,7 +102,7 @@ final class SavedPages implements AutoCloseable {
                 ByteBuffer page = freePages.poll();
                 if (page != null) return page.clear();
             }
-            ByteBuffer slab = AnonymousMemory.allocate(SLAB_PAGES * PAGE); // outside the lock: a system call
+            ByteBuffer slab = slabs.apply(SLAB_PAGES * PAGE); // outside the lock: a system call
             synchronized (freePages) {
                 for (int i = 1; i < SLAB_PAGES; i++) freePages.push(slab.slice(i * PAGE, PAGE));
             }

@@ -91,4 +91,26 @@ class SavedPagesTest {
             assertThat(budget.used()).isZero();
         }
     }
+
+    @Test
+    void withoutNativeMemoryPagesGoToTheSpillFileAndTheBudgetIsNotCharged() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean refuse = new java.util.concurrent.atomic.AtomicBoolean(true);
+        var budget = new SavedPages.Budget(1L << 30, bytes -> {
+            if (refuse.get()) throw new OutOfMemoryError("mmap refused (test)");
+            return ByteBuffer.allocateDirect(bytes);
+        });
+        try (SavedPages saved = new SavedPages(dir.resolve("d.cow"), budget)) {
+            for (int i = 0; i < 3; i++) saved.save(i * 4096L, pages(i * 4096L, 4096));
+            assertThat(saved.bytesToFile()).as("all to the file").isEqualTo(3 * 4096);
+            assertThat(budget.used()).as("what could not be taken is given back").isZero();
+            assertThat(budget.takeWithin(2)).as("holding writes is refused too").isNull();
+            assertThat(budget.used()).isZero();
+            refuse.set(false); // memory again: the next pages stay in memory
+            saved.save(3 * 4096L, pages(3 * 4096L, 4096));
+            assertThat(saved.bytesToFile()).isEqualTo(3 * 4096);
+            assertThat(budget.used()).isEqualTo(4096);
+            assertReads(saved, 0, 4 * 4096);
+            assertThat(budget.used()).isZero();
+        }
+    }
 }

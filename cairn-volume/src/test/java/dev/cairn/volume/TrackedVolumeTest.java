@@ -323,10 +323,13 @@ class TrackedVolumeTest {
         }
     }
 
-    /** With no memory to hold a write in, it goes on to the file at once, its old pages saved. */
-    @Test
-    void aWriteIsNotHeldWhenMemoryIsFull() throws IOException {
-        var budget = new SavedPages.Budget(0);
+    /** With no memory to hold a write in (the budget full, or the kernel refusing memory), it goes on to the file at once, its old pages saved. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aWriteIsNotHeldWhenMemoryIsFull(boolean kernelRefuses) throws IOException {
+        var budget = kernelRefuses ? new SavedPages.Budget(1L << 30, bytes -> {
+            throw new OutOfMemoryError("mmap refused (test)");
+        }) : new SavedPages.Budget(0);
         Path file = dir.resolve("disk-m");
         SparseFileVolume.create(file, SIZE).close();
         try (var tv = new TrackedVolume("disk-m", SparseFileVolume.open(file, false), ChangeTracker.fresh(BS, null),
@@ -341,6 +344,7 @@ class TrackedVolumeTest {
             assertThat(block.array()).isEqualTo(bytes('a', BS));
             assertThat(c.bytesSpilled()).isEqualTo(4096);
             c.finish("m-1");
+            assertThat(budget.used()).isZero();
         }
     }
 
