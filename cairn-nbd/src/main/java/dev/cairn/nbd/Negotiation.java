@@ -126,7 +126,7 @@ final class Negotiation {
             case Nbd.OPT_INFO, Nbd.OPT_GO -> onInfoOrGo(option, data);
             case Nbd.OPT_STRUCTURED_REPLY -> onStructuredReply(data);
             case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> onMetaContext(option, data);
-            // EXTENDED_HEADERS is not implemented: clients fall back to STRUCTURED_REPLY on ERR_UNSUP.
+            // EXTENDED_HEADERS is deliberately not offered: on ERR_UNSUP clients fall back to STRUCTURED_REPLY, which Cairn serves.
             default -> replyError(option, Nbd.REP_ERR_UNSUP, Nbd.optName(option) + " is not supported");
         };
     }
