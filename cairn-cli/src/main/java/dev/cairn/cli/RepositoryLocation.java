@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * Where {@code cairn serve} keeps snapshots ({@code --repository}): a directory (default
- * {@code DATA/repository}) or {@code s3://BUCKET[/PREFIX]?endpoint=URL[&region=R]} with the keys in
+ * {@code DATA/repository}) or {@code s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&attempts=N]} with the keys in
  * {@code CAIRN_S3_ACCESS_KEY_ID}/{@code CAIRN_S3_SECRET_ACCESS_KEY} (or AWS_ACCESS_KEY_ID/
  * AWS_SECRET_ACCESS_KEY). The repository is created on first use — encrypted if a key file is given —
  * and opened afterwards (with the same key file).
@@ -53,9 +53,11 @@ final class RepositoryLocation {
             throw new IllegalArgumentException("an s3:// repository needs CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY in the environment");
         }
         S3Backend.Options options = S3Backend.Options.of(endpoint == null ? null : URI.create(endpoint), bucket, access, secret).withPrefix(prefix);
-        if (query.containsKey("region")) {
-            options = new S3Backend.Options(options.endpoint(), query.get("region"), options.bucket(), options.prefix(), options.accessKey(),
-                    options.secretKey(), options.createBucket(), options.conditionalPut(), options.timeout(), options.listPageSize());
+        if (query.containsKey("region")) options = options.withRegion(query.get("region"));
+        if (query.containsKey("attempts")) {
+            String tries = query.get("attempts");
+            if (!tries.matches("[0-9]{1,3}")) throw new IllegalArgumentException("--repository …&attempts=N needs a number of tries (1..100), not '" + tries + "'");
+            options = options.withAttempts(Integer.parseInt(tries));
         }
         if ("true".equals(query.get("create-bucket"))) options = options.withCreateBucket(true);
         return S3Backend.open(options);

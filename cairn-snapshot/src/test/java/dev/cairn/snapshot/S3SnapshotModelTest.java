@@ -24,6 +24,11 @@ class S3SnapshotModelTest extends SnapshotModelTest {
     }
 
     @Override
+    String backendLog() {
+        return server == null ? "" : server.tail();
+    }
+
+    @Override
     Backend backend(Path dir) throws Exception {
         return S3Backend.open(server.newBucketOptions());
     }

@@ -56,9 +56,20 @@ abstract class SnapshotModelTest {
         }
     }
 
+    /** What the store logged last, for a failure's message ("" where there is nothing to add). */
+    String backendLog() {
+        return "";
+    }
+
     @Test
     void everyDiskAndSnapshotMatchesTheModel() throws Exception {
-        for (long seed = 1; seed <= 4; seed++) run(seed, 80);
+        for (long seed = 1; seed <= 4; seed++) {
+            try {
+                run(seed, 80);
+            } catch (Exception e) {
+                throw new AssertionError("seed " + seed + ": " + e + (backendLog().isEmpty() ? "" : "\nthe store's last log lines:\n" + backendLog()), e);
+            }
+        }
     }
 
     void run(long seed, int steps) throws Exception {

@@ -23,6 +23,7 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -52,7 +53,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * addressing, optional endpoint override, static credentials. Request checksums are computed only
  * where S3 requires them (third-party stores reject the SDK's default trailing checksums); payload
  * integrity comes from SigV4 payload signing over HTTP, from TLS over HTTPS, and from the content id
- * check of every decoded object. The SDK retries transient failures itself (standard retry mode).
+ * check of every decoded object. The SDK retries transient failures itself (standard retry mode,
+ * {@link Options#attempts()} tries).
  *
  * <p><b>Threads.</b> Thread-safe (the SDK client is).
  */
@@ -73,9 +75,18 @@ public final class S3Backend implements Backend {
      * @param conditionalPut use {@code If-None-Match: *} (true) or HEAD-then-PUT (false)
      * @param timeout per-attempt socket and connect timeout
      * @param listPageSize keys per LIST request (S3's maximum and default is 1000)
+     * @param attempts tries per request, the first included ({@link #DEFAULT_ATTEMPTS} by default)
      */
     public record Options(URI endpoint, String region, String bucket, String prefix, String accessKey, String secretKey,
-                          boolean createBucket, boolean conditionalPut, Duration timeout, int listPageSize) {
+                          boolean createBucket, boolean conditionalPut, Duration timeout, int listPageSize, int attempts) {
+        /**
+         * Tries per request by default. The SDK's own default (3) gives up after about a second; with
+         * exponential backoff (0.1 s doubling, at most 20 s, jittered) ten tries ride out about half a
+         * minute of trouble, so a store that restarts or drops connections for a moment does not fail
+         * a snapshot. Requests that cannot succeed (403, 404) are not retried at all.
+         */
+        public static final int DEFAULT_ATTEMPTS = 10;
+
         public Options {
             if (bucket == null || bucket.isBlank()) throw new IllegalArgumentException("bucket is required");
             if (accessKey == null || secretKey == null) throw new IllegalArgumentException("credentials are required");
@@ -84,27 +95,36 @@ public final class S3Backend implements Backend {
             if (prefix.startsWith("/") || prefix.endsWith("/")) throw new IllegalArgumentException("prefix must not start or end with '/': " + prefix);
             if (timeout == null) timeout = Duration.ofSeconds(30);
             if (listPageSize < 1 || listPageSize > 1000) throw new IllegalArgumentException("list page size must be 1..1000: " + listPageSize);
+            if (attempts < 1 || attempts > 100) throw new IllegalArgumentException("attempts must be 1..100: " + attempts);
         }
 
         /** Options for a bucket at an S3-compatible endpoint, with conditional puts and no bucket creation. */
         public static Options of(URI endpoint, String bucket, String accessKey, String secretKey) {
-            return new Options(endpoint, "us-east-1", bucket, "", accessKey, secretKey, false, true, Duration.ofSeconds(30), 1000);
+            return new Options(endpoint, "us-east-1", bucket, "", accessKey, secretKey, false, true, Duration.ofSeconds(30), 1000, DEFAULT_ATTEMPTS);
         }
 
         public Options withPrefix(String p) {
-            return new Options(endpoint, region, bucket, p, accessKey, secretKey, createBucket, conditionalPut, timeout, listPageSize);
+            return new Options(endpoint, region, bucket, p, accessKey, secretKey, createBucket, conditionalPut, timeout, listPageSize, attempts);
         }
 
         public Options withCreateBucket(boolean create) {
-            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, create, conditionalPut, timeout, listPageSize);
+            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, create, conditionalPut, timeout, listPageSize, attempts);
         }
 
         public Options withListPageSize(int keys) {
-            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, createBucket, conditionalPut, timeout, keys);
+            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, createBucket, conditionalPut, timeout, keys, attempts);
+        }
+
+        public Options withRegion(String r) {
+            return new Options(endpoint, r, bucket, prefix, accessKey, secretKey, createBucket, conditionalPut, timeout, listPageSize, attempts);
+        }
+
+        public Options withAttempts(int tries) {
+            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, createBucket, conditionalPut, timeout, listPageSize, tries);
         }
 
         public Options withConditionalPut(boolean conditional) {
-            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, createBucket, conditional, timeout, listPageSize);
+            return new Options(endpoint, region, bucket, prefix, accessKey, secretKey, createBucket, conditional, timeout, listPageSize, attempts);
         }
     }
 
@@ -144,6 +164,7 @@ public final class S3Backend implements Backend {
                 .httpClientBuilder(UrlConnectionHttpClient.builder()
                         .connectionTimeout(options.timeout())
                         .socketTimeout(options.timeout()))
+                .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder().maxAttempts(options.attempts()).build()))
                 .region(Region.of(options.region()))
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(options.accessKey(), options.secretKey())))
                 .forcePathStyle(true)
@@ -391,6 +412,11 @@ public final class S3Backend implements Backend {
 
     private IOException io(String operation, ObjectKey key, SdkException e) {
         String what = "S3 " + operation + (key == null ? "" : " " + key) + " at " + describe() + " failed: " + e.getMessage();
+        if (String.valueOf(e.getMessage()).contains("Error writing request body")) {
+            // HttpURLConnection loses the answer of a server that refuses a large body before reading it
+            what += " (the server closed the connection while the request body was sent: it may have refused the request"
+                    + " (credentials, bucket policy, size limit, or its own trouble); its log says why)";
+        }
         if (e instanceof S3Exception s3 && s3.statusCode() == 507) return new BackendFullException(what, e);
         return new IOException(what, e);
     }

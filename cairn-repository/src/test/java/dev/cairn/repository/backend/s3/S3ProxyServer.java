@@ -111,7 +111,7 @@ public final class S3ProxyServer implements AutoCloseable {
                 "jclouds.provider=filesystem-nio2",
                 "jclouds.filesystem.basedir=" + storage.toAbsolutePath(),
                 ""));
-        ProcessBuilder pb = new ProcessBuilder(List.of(java.toString(), "-Xmx256m", "-XX:TieredStopAtLevel=1",
+        ProcessBuilder pb = new ProcessBuilder(List.of(java.toString(), "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-XX:TieredStopAtLevel=1",
                 "-jar", jar.toString(), "--properties", properties.toString()));
         pb.redirectErrorStream(true);
         Process process = pb.start();
