@@ -1,6 +1,6 @@
 package dev.cairn.cli;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,12 +14,14 @@ import dev.cairn.volume.AtomicFiles;
  * {@code {"accountId","secretId","secretKey","region","endpoint"}}. Written by {@code cairn serve} for the
  * admin account, printed by {@code cairn account create}, read by every client command.
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
 record Credentials(String accountId, String secretId, String secretKey, String region, String endpoint) {
 
     static Credentials read(Path file, ObjectMapper json) throws IOException {
         try {
-            Credentials c = json.readValue(Files.readAllBytes(file), Credentials.class);
+            // the tree, not data binding: binding a record costs every CLI command a few ms of introspection at start
+            JsonNode tree = json.readTree(Files.readAllBytes(file));
+            Credentials c = new Credentials(text(tree, "accountId"), text(tree, "secretId"), text(tree, "secretKey"),
+                    text(tree, "region"), text(tree, "endpoint"));
             if (c.secretId() == null || c.secretKey() == null || c.endpoint() == null) {
                 throw new IOException("credentials file " + file + " lacks secretId, secretKey or endpoint");
             }
@@ -27,6 +29,11 @@ record Credentials(String accountId, String secretId, String secretKey, String r
         } catch (NoSuchFileException e) {
             throw new IOException("no credentials file at " + file + " (start 'cairn serve' once, or pass --credentials FILE / set CAIRN_CREDENTIALS)");
         }
+    }
+
+    private static String text(JsonNode tree, String field) {
+        JsonNode v = tree.path(field);
+        return v.isValueNode() && !v.isNull() ? v.asText() : null;
     }
 
     void write(Path file, ObjectMapper json) throws IOException {

@@ -2,8 +2,10 @@ package dev.cairn.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -69,9 +71,10 @@ public final class Main implements Callable<Integer> {
 
     static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
-        String name = commandName(args);
+        List<String> words = commandWords(args);
+        String name = words.isEmpty() ? null : words.getFirst();
         if (COMMANDS.containsKey(name) && !name.equals("help")) {
-            cl.addSubcommand(COMMANDS.get(name));
+            cl.addSubcommand(name, command(COMMANDS.get(name), words.size() > 1 ? words.get(1) : null));
         } else { // usage, help, or an unknown command: picocli lists (or suggests from) them all
             for (Class<?> c : COMMANDS.values()) cl.addSubcommand(c);
         }
@@ -104,13 +107,37 @@ public final class Main implements Callable<Integer> {
         for (CommandLine sub : cl.getSubcommands().values()) withHelpOption(sub);
     }
 
+    /**
+     * The command {@code type}; of a group of commands, only its subcommand {@code leaf} if that names
+     * one (so {@code cairn snapshot create} reflects over one class, not the group's fifteen). Anything
+     * else (no leaf, an unknown one, the group's help) gets the whole group, for picocli to list or suggest.
+     */
+    static CommandLine command(Class<?> type, String leaf) {
+        Command group = type.getAnnotation(Command.class);
+        for (Class<?> sub : group.subcommands()) {
+            if (sub.getAnnotation(Command.class).name().equals(leaf)) {
+                CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.create().name(group.name());
+                spec.usageMessage().description(group.description());
+                return new CommandLine(spec).addSubcommand(leaf, new CommandLine(sub));
+            }
+        }
+        return new CommandLine(type);
+    }
+
     /** The first argument that is not a global option or its value: the command's name, or null. */
     static String commandName(String... args) {
+        List<String> words = commandWords(args);
+        return words.isEmpty() ? null : words.getFirst();
+    }
+
+    /** The arguments that are not global options or their values, in order: the command's name, its subcommand's, … */
+    static List<String> commandWords(String... args) {
+        List<String> words = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--credentials") || a.equals("--output")) i++; // the option's value
-            else if (!a.startsWith("-")) return a;
+            else if (!a.startsWith("-")) words.add(a);
         }
-        return null;
+        return words;
     }
 }

@@ -24,6 +24,18 @@ class MainTest {
     }
 
     @Test
+    void aNamedSubcommandIsBuiltAloneAndAnythingElseGetsItsWholeGroup() {
+        var leaf = Main.command(SnapshotCommand.class, "create");
+        assertThat(leaf.getCommandName()).isEqualTo("snapshot");
+        assertThat(leaf.getSubcommands()).containsOnlyKeys("create");
+        assertThat(Main.command(SnapshotCommand.class, null).getSubcommands()).containsKeys("create", "list", "rollback", "clone", "copies");
+        assertThat(Main.command(SnapshotCommand.class, "bogus").getSubcommands()).hasSizeGreaterThan(10);
+        assertThat(Main.command(RegionCommand.class, "x").getSubcommands()).isEmpty();
+        assertThat(Main.commandWords("--output", "json", "snapshot", "--credentials", "c.json", "create", "disk-1", "--wait"))
+                .containsExactly("snapshot", "create", "disk-1");
+    }
+
+    @Test
     void helpAndUnknownCommandsStillSeeEveryCommand() {
         var out = new java.io.ByteArrayOutputStream();
         var err = new java.io.ByteArrayOutputStream();
@@ -38,11 +50,13 @@ class MainTest {
             assertThat(Main.run("disk", "--help")).isZero();
             assertThat(Main.run("snapshot", "create", "--help")).isZero();
             assertThat(Main.run("snapshot", "create", "-h")).isZero();
+            assertThat(Main.run("snapshot", "--help")).isZero();
+            assertThat(Main.run("snapshot", "bogus")).isNotZero(); // the group's usage, listing what there is
         } finally {
             System.setOut(stdout);
             System.setErr(stderr);
         }
-        assertThat(out.toString()).contains("snapshot", "policy", "billing", "serve", "Snapshot a disk");
-        assertThat(err.toString()).contains("Unmatched argument", "bogus");
+        assertThat(out.toString()).contains("snapshot", "policy", "billing", "serve", "Snapshot a disk", "Usage: cairn snapshot create");
+        assertThat(err.toString()).contains("Unmatched argument", "bogus", "rollback  Roll a disk back");
     }
 }
