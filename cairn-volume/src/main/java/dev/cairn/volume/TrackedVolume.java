@@ -689,14 +689,22 @@ public final class TrackedVolume implements Volume {
         private void passOnHeld(long block, Touched t, int p0, int p1) throws IOException {
             if (t.heldCount == 0) return;
             for (int p = p0; p <= p1; p++) {
-                ByteBuffer page = t.held[p];
-                if (page == null) continue;
-                volume.inner.write(block * blockSize() + (long) p * PAGE, page.duplicate(), false); // fails: still held
-                t.held[p] = null;
-                t.heldCount--;
-                heldPages.decrementAndGet();
-                volume.memory.release(page);
+                if (t.held[p] != null) passOn(block, t, p);
             }
+        }
+
+        /** Under the block's stripe lock: writes held page {@code p} of {@code block} to the volume and frees it; if the write fails, it stays held. */
+        private void passOn(long block, Touched t, int p) throws IOException {
+            volume.inner.write(block * blockSize() + (long) p * PAGE, t.held[p].duplicate(), false);
+            free(t, p);
+        }
+
+        private void free(Touched t, int p) {
+            ByteBuffer page = t.held[p];
+            t.held[p] = null;
+            t.heldCount--;
+            heldPages.decrementAndGet();
+            volume.memory.release(page);
         }
 
         /**
@@ -758,19 +766,15 @@ public final class TrackedVolume implements Volume {
                     Touched t = touched.get(b);
                     if (t == null || t.heldCount == 0) continue;
                     for (int p = 0; p < t.held.length; p++) {
-                        ByteBuffer page = t.held[p];
-                        if (page == null) continue;
+                        if (t.held[p] == null) continue;
                         try {
-                            volume.inner.write(b * blockSize() + (long) p * PAGE, page.duplicate(), false);
+                            passOn(b, t, p);
                         } catch (IOException | RuntimeException failed) {
                             volume.lostWrites.compareAndSet(null, failed instanceof IOException io ? io
                                     : new IOException("writes to " + volume.name + " held during a capture were lost: " + failed, failed));
+                            free(t, p);
                         }
-                        t.held[p] = null;
-                        heldPages.decrementAndGet();
-                        volume.memory.release(page);
                     }
-                    t.heldCount = 0;
                 } finally {
                     lock.unlock();
                 }
