@@ -212,8 +212,8 @@ public final class TrackedVolume implements Volume {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        if (!fua && capture != null && heldBack(offset, src)) return;
-        Epoch running = beforeChange(offset, src.remaining());
+        Epoch running = beforeChange(offset, src.remaining(), fua ? null : src);
+        if (running == null) return; // held for the capture
         try {
             inner.write(offset, src, fua);
         } finally {
@@ -260,24 +260,6 @@ public final class TrackedVolume implements Volume {
      */
     public static boolean changedWithin(long nanos) {
         return System.nanoTime() - lastChange < nanos;
-    }
-
-    /**
-     * Holds the write in memory for the capture (see the class comment) if it qualifies, marking its
-     * blocks changed; false if it must go the usual way.
-     */
-    private boolean heldBack(long offset, ByteBuffer src) throws IOException {
-        int length = src.remaining();
-        gate.readLock().lock();
-        try {
-            Capture c = capture;
-            if (c == null || offset < 0 || offset + length > inner.size() || !c.holdBack(offset, src)) return false;
-            noteChange();
-            tracker.mark(offset, length);
-            return true;
-        } finally {
-            gate.readLock().unlock();
-        }
     }
 
     private static void noteChange() {
@@ -343,13 +325,27 @@ public final class TrackedVolume implements Volume {
      * the change (or refused it).
      */
     private Epoch beforeChange(long offset, long length) throws IOException {
+        return beforeChange(offset, length, null);
+    }
+
+    /**
+     * As {@link #beforeChange(long, long)}, but a write given as {@code holdable} that a capture holds in
+     * memory (see the class comment) is done here: its blocks are marked changed and null is returned.
+     */
+    private Epoch beforeChange(long offset, long length, ByteBuffer holdable) throws IOException {
         gate.readLock().lock();
         try {
+            Capture c = capture;
+            boolean inside = length > 0 && offset >= 0 && offset + length <= inner.size();
+            if (holdable != null && c != null && inside && c.holdBack(offset, holdable)) {
+                noteChange();
+                tracker.mark(offset, length);
+                return null;
+            }
             Epoch e = epoch.enter();
             try {
-                if (length <= 0 || offset < 0 || offset + length > inner.size()) return e; // inner rejects it
+                if (!inside) return e; // inner rejects it
                 noteChange();
-                Capture c = capture;
                 if (c != null) c.preserve(offset, length);
                 tracker.mark(offset, length);
                 return e;
