@@ -124,12 +124,6 @@ public final class Main implements Callable<Integer> {
         return new CommandLine(type);
     }
 
-    /** The first argument that is not a global option or its value: the command's name, or null. */
-    static String commandName(String... args) {
-        List<String> words = commandWords(args);
-        return words.isEmpty() ? null : words.getFirst();
-    }
-
     /** The arguments that are not global options or their values, in order: the command's name, its subcommand's, … */
     static List<String> commandWords(String... args) {
         List<String> words = new ArrayList<>();

@@ -16,11 +16,11 @@ class MainTest {
 
     @Test
     void theCommandNameIsTheFirstWordThatIsNotAGlobalOption() {
-        assertThat(Main.commandName("snapshot", "list")).isEqualTo("snapshot");
-        assertThat(Main.commandName("--credentials", "c.json", "--output", "json", "disk", "list")).isEqualTo("disk");
-        assertThat(Main.commandName("--output=json", "zones")).isEqualTo("zones");
-        assertThat(Main.commandName("--help")).isNull();
-        assertThat(Main.commandName()).isNull();
+        assertThat(Main.commandWords("snapshot", "list")).first().isEqualTo("snapshot");
+        assertThat(Main.commandWords("--credentials", "c.json", "--output", "json", "disk", "list")).first().isEqualTo("disk");
+        assertThat(Main.commandWords("--output=json", "zones")).first().isEqualTo("zones");
+        assertThat(Main.commandWords("--help")).isEmpty();
+        assertThat(Main.commandWords()).isEmpty();
     }
 
     @Test
