@@ -28,8 +28,11 @@ public final class Flatten {
     static final int ROUNDS_AHEAD = 2;
     /** A worker's unit of work, in bytes of disk (whole blocks, at least 64): big enough to keep the reads ahead. */
     static final int STRIPE_BYTES = 16 << 20;
-    /** Disk bytes (whole blocks, at least one) a worker copies per call: its blocks' stored chunks are fetched together. */
-    static final int STEP_BYTES = 4 << 20;
+    /**
+     * Disk bytes (whole blocks, at least one) a worker copies per call: its blocks' stored chunks are
+     * fetched together, and written in one request per lock group of the volume (the same 8 MiB).
+     */
+    static final int STEP_BYTES = 8 << 20;
     private static final int SCRATCH_ALIGNMENT = 4096;
 
     /** What a finished run did: the bytes it copied, and where its time went (preparing, copying, the final sync). */

@@ -8,7 +8,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -85,26 +87,28 @@ class OverlayVolumeTest {
 
     @Test
     void aFlattenWritesWhatItReadsIntoTheBlocksTheBaseCallsTwinsAndNeverReadsThem() throws IOException {
-        // 40 blocks, lock groups of 16: blocks 14-19 (across a group boundary) hold the bytes of 2-7, in
-        // order; 30 those of 9 but a client writes it first; 36 those of 27; 10-11 are zeros
-        int blocks = 40;
+        // a lock group (g blocks) and then some: blocks g-3 to g+2 (across the group boundary) hold the bytes
+        // of 2-7, in order; g+6 those of 9 but a client writes it first; g+10 those of 27; 10-11 are zeros
+        int g = OverlayVolume.LOCK_GROUP_BYTES / BS;
+        int blocks = g + 16;
         byte[] base = new byte[blocks * BS];
         new Random(3).nextBytes(base);
         Arrays.fill(base, 10 * BS, 12 * BS, (byte) 0);
-        System.arraycopy(base, 2 * BS, base, 14 * BS, 6 * BS);
-        System.arraycopy(base, 9 * BS, base, 30 * BS, BS);
-        System.arraycopy(base, 27 * BS, base, 36 * BS, BS);
+        System.arraycopy(base, 2 * BS, base, (g - 3) * BS, 6 * BS);
+        System.arraycopy(base, 9 * BS, base, (g + 6) * BS, BS);
+        System.arraycopy(base, 27 * BS, base, (g + 10) * BS, BS);
         byte[] model = base.clone();
         OverlayVolume.layer(own(), meta(), base.length, BS, "m-1");
         MemoryBase memory = new MemoryBase("m-1", base, BS);
         try (OverlayVolume v = OverlayVolume.open(own(), meta(), memory)) {
-            write(v, model, 30 * BS, BS);
+            write(v, model, (g + 6) * BS, BS);
             long copied = 0;
             for (long b = 0; b < blocks; b += 8) copied += v.flattenBlocks(b, 8, ByteBuffer.allocate(8 * BS));
             assertThat(v.missingBlocks()).isZero();
             assertThat(read(v, 0, base.length)).isEqualTo(model);
             assertThat(copied).isEqualTo((blocks - 2 - 1) * (long) BS); // every block but the zeros and the client's
-            assertThat(memory.blocksRead).doesNotContain(14L, 15L, 16L, 17L, 18L, 19L, 30L, 36L).contains(2L, 7L, 9L, 27L);
+            List<Long> twins = LongStream.of(-3, -2, -1, 0, 1, 2, 6, 10).map(d -> g + d).boxed().toList();
+            assertThat(memory.blocksRead).doesNotContainAnyElementsOf(twins).contains(2L, 7L, 9L, 27L);
         }
         try (OverlayVolume v = OverlayVolume.open(own(), meta(), new MemoryBase("m-1", base))) { // what was saved
             assertThat(v.missingBlocks()).isZero();
