@@ -30,8 +30,13 @@ import org.roaringbitmap.PeekableIntIterator;
  */
 public final class SnapshotCapture {
 
-    /** Consecutive changed blocks are read in runs of up to this many bytes (one device request, not many small ones). */
-    static final int RUN_BYTES = 1 << 20;
+    /**
+     * Consecutive changed blocks are read in runs of up to this many bytes (and at most
+     * {@link TrackedVolume.Capture#MAX_RUN_BLOCKS} blocks): one direct read keeps several device requests
+     * in flight. 4 MiB (64 blocks of 64 KiB): a cold full snapshot of the 4 GiB bench image took
+     * 5.6–7.1 s against 5.9–8.6 s with 1 MiB runs, in interleaved runs.
+     */
+    static final int RUN_BYTES = 4 << 20;
 
     /** Progress of a running capture: blocks of D done so far, of the total. */
     @FunctionalInterface
@@ -91,7 +96,7 @@ public final class SnapshotCapture {
      * device between blocks.
      */
     static final int READERS = 2;
-    /** Runs read and waiting to be stored, at most (memory: this plus one per thread, of {@link #RUN_BYTES}). */
+    /** Runs read and waiting to be stored, at most (memory: this plus one per reader and per thread, of {@link #RUN_BYTES}). */
     static final int RUNS_AHEAD = 4;
 
     /** Consecutive blocks of D read into {@code bytes}, to store. */
@@ -130,7 +135,7 @@ public final class SnapshotCapture {
             }
         };
         CapturePacer pacer = new CapturePacer(threads);
-        int runMax = Math.max(1, RUN_BYTES / capture.blockSize());
+        int runMax = Math.clamp(RUN_BYTES / capture.blockSize(), 1, TrackedVolume.Capture.MAX_RUN_BLOCKS);
         BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(RUNS_AHEAD + READERS + threads);
         // direct and page-aligned: the volume reads into it with O_DIRECT and the codec encodes it in place
         while (free.remainingCapacity() > 0) free.add(ByteBuffer.allocateDirect(runMax * capture.blockSize() + PAGE).alignedSlice(PAGE));

@@ -487,13 +487,16 @@ public final class TrackedVolume implements Volume {
             read(block, 1, dst);
         }
 
+        /** The most blocks one {@link #read(long, int, ByteBuffer)} takes: each of a run's blocks locks its own stripe. */
+        public static final int MAX_RUN_BLOCKS = STRIPES;
+
         /**
-         * Reads {@code count} consecutive blocks of D as they were at the barrier, in one read of the
-         * volume: {@code dst} gets exactly the sum of their {@link #blockLength}s. Small blocks read one
-         * by one made the device wait between requests; a run of them is one large request.
+         * Reads {@code count} consecutive blocks of D (at most {@link #MAX_RUN_BLOCKS}) as they were at the
+         * barrier, in one read of the volume: {@code dst} gets exactly the sum of their {@link #blockLength}s.
+         * Small blocks read one by one made the device wait between requests; a run of them is one large request.
          */
         public void read(long first, int count, ByteBuffer dst) throws IOException {
-            if (count < 1 || count > STRIPES) throw new IllegalArgumentException("1.." + STRIPES + " blocks at a time, not " + count);
+            if (count < 1 || count > MAX_RUN_BLOCKS) throw new IllegalArgumentException("1.." + MAX_RUN_BLOCKS + " blocks at a time, not " + count);
             long len = 0;
             for (long b = first; b < first + count; b++) {
                 if (!blocks.contains((int) b)) throw new IllegalArgumentException("block " + b + " is not captured");
