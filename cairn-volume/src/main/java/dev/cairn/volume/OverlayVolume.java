@@ -42,10 +42,10 @@ public final class OverlayVolume implements Volume {
     static final long MAX_BLOCKS = Integer.MAX_VALUE;
     /**
      * Bytes of consecutive blocks that share a lock stripe: a flatten writes up to this much under one
-     * lock, in one request, and a client's write to the group waits for it (milliseconds). 8 MiB: one
-     * direct write keeps several device requests in flight; a full flatten of the 4 GiB bench image
-     * (3.1 GiB written) copied in 4.9–5.3 s against 5.2–6.3 s with 1 MiB and 4.9–5.8 s with 4 MiB,
-     * and 16 MiB gained nothing more (interleaved runs, cold cache).
+     * lock, in one direct write, and a client's write to the group waits for it (milliseconds). 8 MiB:
+     * the kernel sends such a write as several device requests at once; a full flatten of the 4 GiB
+     * bench image (3.1 GiB written) copied in 4.7–5.3 s against 5.2–6.3 s with 1 MiB and 4.9–5.9 s with
+     * 4 MiB, and 16 MiB gained nothing more (interleaved runs, cold cache; docs/benchmarks.md).
      */
     static final int LOCK_GROUP_BYTES = 8 << 20;
 

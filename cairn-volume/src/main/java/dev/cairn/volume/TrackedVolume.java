@@ -487,16 +487,13 @@ public final class TrackedVolume implements Volume {
             read(block, 1, dst);
         }
 
-        /** The most blocks one {@link #read(long, int, ByteBuffer)} takes: each of a run's blocks locks its own stripe. */
-        public static final int MAX_RUN_BLOCKS = STRIPES;
-
         /**
-         * Reads {@code count} consecutive blocks of D (at most {@link #MAX_RUN_BLOCKS}) as they were at the
-         * barrier, in one read of the volume: {@code dst} gets exactly the sum of their {@link #blockLength}s.
-         * Small blocks read one by one made the device wait between requests; a run of them is one large request.
+         * Reads {@code count} consecutive blocks of D as they were at the barrier, in one read of the
+         * volume: {@code dst} gets exactly the sum of their {@link #blockLength}s. Small blocks read one
+         * by one made the device wait between requests; a run of them is one large request.
          */
         public void read(long first, int count, ByteBuffer dst) throws IOException {
-            if (count < 1 || count > MAX_RUN_BLOCKS) throw new IllegalArgumentException("1.." + MAX_RUN_BLOCKS + " blocks at a time, not " + count);
+            if (count < 1) throw new IllegalArgumentException("at least one block, not " + count);
             long len = 0;
             for (long b = first; b < first + count; b++) {
                 if (!blocks.contains((int) b)) throw new IllegalArgumentException("block " + b + " is not captured");
@@ -509,16 +506,14 @@ public final class TrackedVolume implements Volume {
             }
             int start = dst.position();
             volume.inner.readBulk(first * blockSize(), dst); // no lock: see the class comment
-            // their stripes, in ascending stripe order: preserve() holds one stripe at a time, and every run
-            // takes them in this one order, so two runs never wait for each other in a cycle
-            int[] order = new int[count];
-            for (int i = 0; i < count; i++) order[i] = (int) ((first + i) % STRIPES);
-            java.util.Arrays.sort(order);
-            int held = 0;
-            try {
-                for (; held < count; held++) stripes[order[held]].lock();
-                if (finished) throw new IOException("capture of " + volume.name + " has ended");
-                for (long b = first; b < first + count; b++) {
+            // then block by block under that block's stripe lock, one lock at a time: each block is read as it
+            // was at the barrier on its own, and writers to the run's other blocks go on meanwhile (holding
+            // every stripe of a 64-block run while its held writes were passed on stalled every writer)
+            for (long b = first; b < first + count; b++) {
+                ReentrantLock lock = stripes[(int) (b % STRIPES)];
+                lock.lock();
+                try {
+                    if (finished) throw new IOException("capture of " + volume.name + " has ended");
                     Touched t = touched.get(b);
                     if (t != null) {
                         passOnHeld(b, t, 0, pageCount(b) - 1); // the block's old bytes are read: its held writes may land
@@ -526,9 +521,9 @@ public final class TrackedVolume implements Volume {
                         touched.remove(b);
                     }
                     taken.set(b); // only now: a change that sees the bit may overwrite the block at once
+                } finally {
+                    lock.unlock();
                 }
-            } finally {
-                for (int i = 0; i < held; i++) stripes[order[i]].unlock();
             }
         }
 
